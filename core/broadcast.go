@@ -1,0 +1,310 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"iter"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// TimestampHeader is the part header a Broadcaster with Timestamps set adds:
+// the Unix time of Publish in seconds with microseconds, as ustreamer and
+// mjpg-streamer send it.
+const TimestampHeader = "X-Timestamp"
+
+// Broadcaster hands the parts of one producer to any number of viewers: the
+// latest part wins. Publish never blocks and never copies a part per viewer:
+// it frames the part once, and each viewer writes the same bytes when it is
+// ready. A viewer that is slower than the producer skips to the newest part;
+// no queue grows.
+//
+// The zero value is ready to use; set the option fields before the first
+// call. A Broadcaster is safe for concurrent use.
+type Broadcaster struct {
+	// DropRepeats drops a published part whose Content-Type and body equal
+	// the previous part's. Default false.
+	DropRepeats bool
+	// MaxFPS caps the parts per second sent to each viewer; a viewer gets the
+	// latest part when its interval has passed. Default 0: no cap.
+	MaxFPS float64
+	// IdleRepeat sends the latest part again to a viewer that got nothing
+	// new for this long, so that proxies keep the connection and browsers
+	// that show a part only when the next one starts (WebKit) show it.
+	// Default 0: never.
+	IdleRepeat time.Duration
+	// Timestamps adds TimestampHeader to each published part. Default false.
+	Timestamps bool
+
+	once     sync.Once
+	boundary string
+	latest   atomic.Pointer[latest]
+	mu       sync.Mutex    // serializes Publish; guards active and idle
+	done     chan struct{} // closed by Shutdown
+	active   int           // running subscriptions
+	idle     chan struct{} // closed when active drops to 0 during Shutdown
+
+	viewers   atomic.Int64
+	published atomic.Uint64
+	dropped   atomic.Uint64
+	sent      atomic.Uint64
+	skipped   atomic.Uint64
+	repeated  atomic.Uint64
+}
+
+// latest is the newest part and the channel closed when a newer one comes.
+type latest struct {
+	part    Part
+	seq     uint64
+	changed chan struct{}
+}
+
+// Stats counts what a Broadcaster did.
+type Stats struct {
+	Viewers   int    // viewers subscribed now
+	Published uint64 // parts accepted by Publish
+	Dropped   uint64 // parts dropped by DropRepeats
+	Sent      uint64 // parts handed to viewers, repeats included
+	Skipped   uint64 // parts viewers never got because a newer one replaced them
+	Repeated  uint64 // idle repeats sent
+}
+
+func (b *Broadcaster) init() {
+	b.once.Do(func() {
+		b.boundary = randomBoundary()
+		b.done = make(chan struct{})
+		b.latest.Store(&latest{changed: make(chan struct{})})
+	})
+}
+
+// Publish makes p the latest part and wakes every viewer. It never blocks on
+// viewers. p must not be modified afterwards. It returns an error wrapping
+// ErrInvalidHeader for a header that cannot be written, and ErrClosed after
+// Shutdown.
+func (b *Broadcaster) Publish(p Part) error {
+	b.init()
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if b.Timestamps {
+		h := make(textproto.MIMEHeader, len(p.Header)+1)
+		for k, v := range p.Header {
+			h[k] = v
+		}
+		now := time.Now()
+		h[TimestampHeader] = []string{strconv.FormatInt(now.Unix(), 10) + "." + pad6(now.Nanosecond()/1000)}
+		p.Header = h
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-b.done:
+		return ErrClosed
+	default:
+	}
+	old := b.latest.Load()
+	if b.DropRepeats && old.seq > 0 && bytes.Equal(old.part.Body, p.Body) && old.part.ContentType() == p.ContentType() {
+		b.dropped.Add(1)
+		return nil
+	}
+	b.latest.Store(&latest{part: framed(p, b.boundary), seq: old.seq + 1, changed: make(chan struct{})})
+	b.published.Add(1)
+	close(old.changed)
+	return nil
+}
+
+func pad6(n int) string {
+	s := strconv.Itoa(n)
+	return "000000"[len(s):] + s
+}
+
+// Snapshot returns the latest part, and false when nothing was published.
+func (b *Broadcaster) Snapshot() (Part, bool) {
+	b.init()
+	l := b.latest.Load()
+	return l.part, l.seq > 0
+}
+
+// Subscribe is a Source: each call is one viewer, which gets the latest part
+// at once (if any), then each newer part as it can take it. The sequence ends
+// when ctx is done or the Broadcaster shuts down. Use it as
+// core.Handler(b.Subscribe, nil) or ginmx.Stream(b.Subscribe).
+func (b *Broadcaster) Subscribe(ctx context.Context) iter.Seq[Part] {
+	b.init()
+	if h, ok := ctx.Value(hintKey{}).(*boundaryHint); ok {
+		h.boundary = b.boundary
+	}
+	return func(yield func(Part) bool) {
+		if !b.join() {
+			return
+		}
+		defer b.leave()
+		var minGap time.Duration
+		if b.MaxFPS > 0 {
+			minGap = time.Duration(float64(time.Second) / b.MaxFPS)
+		}
+		var timer *time.Timer
+		var timerC <-chan time.Time
+		if b.IdleRepeat > 0 || minGap > 0 {
+			timer = time.NewTimer(time.Hour)
+			defer timer.Stop()
+		}
+		var seen uint64
+		var lastSent time.Time
+		for {
+			l := b.latest.Load()
+			if l.seq > seen {
+				if minGap > 0 && !lastSent.IsZero() {
+					if wait := minGap - time.Since(lastSent); wait > 0 {
+						timer.Reset(wait)
+						select {
+						case <-timer.C:
+							continue // take the newest part now
+						case <-ctx.Done():
+							return
+						case <-b.done:
+							return
+						}
+					}
+				}
+				if seen > 0 {
+					b.skipped.Add(l.seq - seen - 1)
+				}
+				seen = l.seq
+				if minGap > 0 {
+					lastSent = time.Now()
+				}
+				b.sent.Add(1)
+				if !yield(l.part) {
+					return
+				}
+				continue
+			}
+			if b.IdleRepeat > 0 && seen > 0 {
+				timer.Reset(b.IdleRepeat)
+				timerC = timer.C
+			}
+			select {
+			case <-l.changed:
+			case <-timerC:
+				b.sent.Add(1)
+				b.repeated.Add(1)
+				if !yield(l.part) {
+					return
+				}
+			case <-ctx.Done():
+				return
+			case <-b.done:
+				return
+			}
+		}
+	}
+}
+
+func (b *Broadcaster) join() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-b.done:
+		return false
+	default:
+	}
+	b.active++
+	b.viewers.Add(1)
+	return true
+}
+
+func (b *Broadcaster) leave() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.active--
+	b.viewers.Add(-1)
+	if b.active == 0 && b.idle != nil {
+		close(b.idle)
+		b.idle = nil
+	}
+}
+
+// Stats returns the counters.
+func (b *Broadcaster) Stats() Stats {
+	return Stats{
+		Viewers:   int(b.viewers.Load()),
+		Published: b.published.Load(),
+		Dropped:   b.dropped.Load(),
+		Sent:      b.sent.Load(),
+		Skipped:   b.skipped.Load(),
+		Repeated:  b.repeated.Load(),
+	}
+}
+
+// Shutdown ends every viewer's sequence, so that each stream ends cleanly,
+// refuses further parts, and waits until every subscription has returned or
+// ctx is done. New subscriptions get an empty stream.
+func (b *Broadcaster) Shutdown(ctx context.Context) error {
+	b.init()
+	b.mu.Lock()
+	select {
+	case <-b.done:
+	default:
+		close(b.done)
+	}
+	if b.active == 0 {
+		b.mu.Unlock()
+		return nil
+	}
+	if b.idle == nil {
+		b.idle = make(chan struct{})
+	}
+	idle := b.idle
+	b.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SnapshotHandler returns a handler that answers with the latest part as one
+// response (its Content-Type, other headers and body), "Cache-Control:
+// no-store", waiting for the first part up to the request's end. HEAD gets
+// the headers only; methods other than GET and HEAD get 405.
+func (b *Broadcaster) SnapshotHandler() http.Handler {
+	b.init()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+			return
+		}
+		l := b.latest.Load()
+		if l.seq == 0 {
+			select {
+			case <-l.changed:
+				l = b.latest.Load()
+			case <-r.Context().Done():
+				return
+			case <-b.done:
+				http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		h := w.Header()
+		for k, v := range l.part.Header {
+			if !reserved(k) {
+				h[textproto.CanonicalMIMEHeaderKey(k)] = v
+			}
+		}
+		h.Set("Content-Type", l.part.ContentType())
+		h.Set("Content-Length", strconv.Itoa(len(l.part.Body)))
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodGet {
+			w.Write(l.part.Body)
+		}
+	})
+}
