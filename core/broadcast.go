@@ -155,10 +155,14 @@ func (b *Broadcaster) Subscribe(ctx context.Context) iter.Seq[Part] {
 		}
 		var seen uint64
 		var lastSent time.Time
+		// closing is set once Shutdown has begun: the viewer still gets the
+		// last part published (Publish refuses new ones by then), at once,
+		// and its sequence ends.
+		closing := false
 		for {
 			l := b.latest.Load()
 			if l.seq > seen {
-				if minGap > 0 && !lastSent.IsZero() {
+				if minGap > 0 && !lastSent.IsZero() && !closing {
 					if wait := minGap - time.Since(lastSent); wait > 0 {
 						timer.Reset(wait)
 						select {
@@ -167,7 +171,8 @@ func (b *Broadcaster) Subscribe(ctx context.Context) iter.Seq[Part] {
 						case <-ctx.Done():
 							return
 						case <-b.done:
-							return
+							closing = true
+							continue
 						}
 					}
 				}
@@ -184,6 +189,9 @@ func (b *Broadcaster) Subscribe(ctx context.Context) iter.Seq[Part] {
 				}
 				continue
 			}
+			if closing {
+				return
+			}
 			if b.IdleRepeat > 0 && seen > 0 {
 				timer.Reset(b.IdleRepeat)
 				timerC = timer.C
@@ -199,7 +207,7 @@ func (b *Broadcaster) Subscribe(ctx context.Context) iter.Seq[Part] {
 			case <-ctx.Done():
 				return
 			case <-b.done:
-				return
+				closing = true
 			}
 		}
 	}
@@ -289,8 +297,10 @@ func (b *Broadcaster) SnapshotHandler() http.Handler {
 			case <-r.Context().Done():
 				return
 			case <-b.done:
-				http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-				return
+				if l = b.latest.Load(); l.seq == 0 { // a last Publish may have raced Shutdown
+					http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+					return
+				}
 			}
 		}
 		h := w.Header()

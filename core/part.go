@@ -35,12 +35,13 @@ const (
 )
 
 // ErrInvalidHeader is returned (wrapped) for a header name or value that
-// cannot be written safely: an empty or non-token name, or a CR, LF or NUL in
-// a value.
+// cannot be written safely: an empty or non-token name, or a control
+// character (CR, LF, NUL or any other but tab) in a value.
 var ErrInvalidHeader = errors.New("invalid part header")
 
 // NewPart returns a part with the given Content-Type and body. It returns an
-// error wrapping [ErrInvalidHeader] when contentType holds a CR, LF or NUL.
+// error wrapping [ErrInvalidHeader] when contentType holds a control
+// character such as CR, LF or NUL.
 func NewPart(contentType string, body []byte) (Part, error) {
 	if err := checkValue("Content-Type", contentType); err != nil {
 		return Part{}, err
@@ -74,7 +75,8 @@ func (p Part) ContentType() string {
 }
 
 // Validate reports whether the part's header can be written: every name must
-// be an HTTP token and no value may hold a CR, LF or NUL. The error wraps
+// be an HTTP token and no value may hold a control character other than tab
+// (CR, LF and NUL among them). The error wraps
 // [ErrInvalidHeader].
 func (p Part) Validate() error {
 	for name, values := range p.Header {
@@ -92,7 +94,7 @@ func (p Part) Validate() error {
 
 func checkValue(name, v string) error {
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
 			return fmt.Errorf("core: %w: %s value %s", ErrInvalidHeader, name, strconv.Quote(v))
 		}
 	}

@@ -54,13 +54,17 @@ func Read(r io.Reader, boundary string, opts *ReadOptions) iter.Seq2[Part, error
 			yield(Part{}, errors.New("core: read: empty boundary"))
 			return
 		}
-		br := bufio.NewReaderSize(r, 4096)
+		tr := &tailReader{r: r}
+		br := bufio.NewReaderSize(tr, 4096)
 		if strings.HasPrefix(boundary, "--") && !startsWithDelimiter(br, "--"+boundary) {
 			boundary = strings.TrimLeft(boundary, "-")
 		}
 		mr := multipart.NewReader(br, boundary)
 		for {
 			p, err := mr.NextPart()
+			if err == io.EOF && tr.cut("--"+boundary+"--") {
+				err = io.ErrUnexpectedEOF
+			}
 			if err == io.EOF {
 				return
 			}
@@ -99,6 +103,41 @@ func readBody(p *multipart.Part, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("core: read: %w: more than MaxPartSize %d bytes", ErrPartTooLarge, max)
 	}
 	return buf.Bytes(), nil
+}
+
+// tailReader remembers the last bytes read and whether the input ended.
+// mime/multipart.Reader.NextPart returns a bare io.EOF both after the close
+// delimiter and when the input ends inside a part's header block; the tail
+// tells the two apart.
+type tailReader struct {
+	r    io.Reader
+	tail []byte
+	err  error
+}
+
+const tailSize = 256
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n >= tailSize {
+		t.tail = append(t.tail[:0], p[n-tailSize:n]...)
+	} else if n > 0 {
+		if drop := len(t.tail) + n - tailSize; drop > 0 {
+			t.tail = append(t.tail[:0], t.tail[drop:]...)
+		}
+		t.tail = append(t.tail, p[:n]...)
+	}
+	if err != nil {
+		t.err = err
+	}
+	return n, err
+}
+
+// cut reports whether the input ended without the close delimiter in its
+// last bytes. Without an error from the input, mime/multipart saw the close
+// delimiter.
+func (t *tailReader) cut(closeDelim string) bool {
+	return t.err != nil && !bytes.Contains(t.tail, []byte(closeDelim))
 }
 
 // startsWithDelimiter reports whether the first non-blank line of br starts

@@ -250,9 +250,9 @@ func (w *Writer) Close() error {
 	p := w.last
 	if w.mode == ModeLength {
 		b = w.appendHeader(b, p, true)
-	}
-	if err := w.write(b); err != nil {
-		return err
+		if err := w.write(b); err != nil {
+			return err
+		}
 	}
 	if err := w.write(p.Body); err != nil {
 		return err
