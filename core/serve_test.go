@@ -93,7 +93,8 @@ func TestServePartByPart(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2], func(t *testing.T) {
 			t.Parallel()
-			src := newTimedSource(6, 250*time.Millisecond)
+			const gap = 300 * time.Millisecond
+			src := newTimedSource(6, gap)
 			srv, c := newServer(t, core.Handler(src.Source, nil), h2)
 			resp := get(t, c, context.Background(), srv.URL)
 			if want := map[bool]int{false: 1, true: 2}[h2]; resp.ProtoMajor != want {
@@ -114,11 +115,15 @@ func TestServePartByPart(t *testing.T) {
 			}
 			// Each part is complete (its delimiter received) right after it
 			// was written, long before the next one is written.
+			var worst time.Duration
 			for i, at := range arrived {
-				if lag := at.Sub(src.sent[i]); lag > 100*time.Millisecond {
+				lag := at.Sub(src.sent[i])
+				worst = max(worst, lag)
+				if lag > gap/2 {
 					t.Errorf("part %d complete %v after it was written", i, lag)
 				}
 			}
+			t.Logf("parts complete at most %v after they were written", worst)
 		})
 	}
 }
@@ -146,7 +151,7 @@ func TestServeDemo(t *testing.T) {
 				if !bytes.Equal(p.Body, steps[i].Part.Body) || p.ContentType() != steps[i].Part.ContentType() {
 					t.Fatalf("part %d: %s %q", i, p.ContentType(), p.Body)
 				}
-				if el := time.Since(start); el < due-20*time.Millisecond || el > due+250*time.Millisecond {
+				if el := time.Since(start); el < due-20*time.Millisecond || el > due+500*time.Millisecond {
 					t.Errorf("part %d at %v, due at %v", i, el, due)
 				}
 				due += steps[i].Pause
