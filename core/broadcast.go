@@ -249,9 +249,11 @@ func (b *Broadcaster) Stats() Stats {
 	}
 }
 
-// Shutdown ends every viewer's sequence, so that each stream ends cleanly,
-// refuses further parts, and waits until every subscription has returned or
-// ctx is done. New subscriptions get an empty stream.
+// Shutdown ends every viewer's sequence, so that each stream ends cleanly
+// (a viewer that did not have the last part published gets it first, even
+// within its MaxFPS interval), refuses further parts, and waits until every
+// subscription has returned or ctx is done. New subscriptions get an empty
+// stream.
 func (b *Broadcaster) Shutdown(ctx context.Context) error {
 	b.init()
 	b.mu.Lock()

@@ -324,15 +324,20 @@ type wire struct {
 	advance  []byte // body, delimiter, next header block
 }
 
-// framed returns p with its wire framing for boundary attached. The body of
-// the returned part shares memory with the framing; p.Body is copied once.
+// framed returns p with its wire framing for boundary attached. One buffer
+// holds the header block, the body, the delimiter and the next header
+// block: the length frame is its start, the advance frame its end. The body
+// of the returned part shares that memory; p.Body is copied once.
 func framed(p Part, boundary string) Part {
 	var w Writer
-	w.boundary = boundary
-	length := w.appendHeader(nil, p, false)
-	hdr := len(length)
-	length = appendDelim(append(length, p.Body...), boundary, false)
-	body := length[hdr : hdr+len(p.Body) : hdr+len(p.Body)]
-	advance := appendAdvance(appendDelim(append(make([]byte, 0, len(body)+len(boundary)+64), body...), boundary, false), p)
-	return Part{Header: p.Header, Body: body, wire: &wire{boundary: boundary, length: length, advance: advance}}
+	var small [512]byte
+	hdr := w.appendHeader(small[:0], p, false)
+	n := len(hdr) + len(p.Body) + len("\r\n--\r\nContent-Type: \r\n\r\n") + len(boundary) + len(p.ContentType())
+	buf := append(make([]byte, 0, n), hdr...)
+	buf = appendDelim(append(buf, p.Body...), boundary, false)
+	end := len(buf)
+	buf = appendAdvance(buf, p)
+	start := len(hdr)
+	body := buf[start : start+len(p.Body) : start+len(p.Body)]
+	return Part{Header: p.Header, Body: body, wire: &wire{boundary: boundary, length: buf[:end:end], advance: buf[start:]}}
 }
