@@ -44,10 +44,13 @@ type Options struct {
 	// broadcaster's random boundary, so that parts are framed once). A
 	// Content-Type with a boundary set on the response before Serve wins.
 	Boundary string
-	// Chunked keeps HTTP/1.1's chunked transfer coding. By default an
-	// HTTP/1.1 stream is sent unchunked and its connection closed at the end
-	// (as with HTTP/1.0): chunk framing costs extra writes per part, and the
-	// stream's own close delimiter already marks a clean end.
+	// Chunked keeps HTTP/1.1's chunked transfer coding for every client. By
+	// default an HTTP/1.1 stream is sent unchunked and its connection closed
+	// at the end (as with HTTP/1.0): net/http's chunk framing costs two more
+	// writes per part, and the stream's own close delimiter already marks a
+	// clean end. ffmpeg and other libavformat clients (User-Agent "Lavf/")
+	// always get chunked coding: their HTTP client reports the end of a body
+	// of unknown length as an error.
 	Chunked bool
 	// ErrorLog receives the errors Handler cannot answer with a status (a
 	// panicking source, an invalid part). Default: the log package's
@@ -182,7 +185,8 @@ func Serve(w http.ResponseWriter, r *http.Request, src Source, opts *Options) (e
 	}
 	setDefault(h, "Cache-Control", "no-cache, no-store, must-revalidate")
 	setDefault(h, "X-Accel-Buffering", "no")
-	if r.ProtoMajor == 1 && !o.Chunked && h.Get("Transfer-Encoding") == "" {
+	chunked := o.Chunked || strings.HasPrefix(r.UserAgent(), "Lavf/")
+	if r.ProtoMajor == 1 && !chunked && h.Get("Transfer-Encoding") == "" {
 		h.Set("Transfer-Encoding", "identity")
 	}
 	rc := http.NewResponseController(w)
