@@ -58,7 +58,14 @@ type Options struct {
 	ErrorLog *log.Logger
 }
 
-func (o *Options) validate() error {
+// Validate reports whether the options can be used: a Boundary that
+// Writer.SetBoundary accepts and a known Mode. A nil *Options is valid.
+// Handler panics on options that fail it and Serve answers 500; framework
+// adapters call it when a route is registered.
+func (o *Options) Validate() error {
+	if o == nil {
+		return nil
+	}
 	if o.Boundary != "" {
 		if err := checkBoundary(o.Boundary); err != nil {
 			return err
@@ -137,7 +144,7 @@ func Serve(w http.ResponseWriter, r *http.Request, src Source, opts *Options) (e
 	if opts != nil {
 		o = *opts
 	}
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return &StatusError{Code: http.StatusInternalServerError, Err: err}
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -242,10 +249,8 @@ func setDefault(h http.Header, k, v string) {
 // *StatusError is answered with http.Error; other errors go to
 // Options.ErrorLog.
 func Handler(src Source, opts *Options) http.Handler {
-	if opts != nil {
-		if err := opts.validate(); err != nil {
-			panic(err)
-		}
+	if err := opts.Validate(); err != nil {
+		panic(err)
 	}
 	var logger *log.Logger
 	if opts != nil {

@@ -1,0 +1,338 @@
+package echomx_test
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"iter"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.uber.org/goleak"
+
+	"github.com/mxreplace/mx/core"
+	"github.com/mxreplace/mx/echomx"
+	"github.com/mxreplace/mx/examples/demo"
+	"github.com/mxreplace/mx/internal/demoapp/demotest"
+)
+
+func TestMain(m *testing.M) {
+	slog.SetDefault(slog.New(slog.DiscardHandler)) // RequestLogger's output
+	goleak.VerifyTestMain(m)
+}
+
+// usual is echo's usual middleware.
+func usual() []echo.MiddlewareFunc {
+	return []echo.MiddlewareFunc{middleware.RequestLogger(), middleware.Recover()}
+}
+
+func router(mw ...echo.MiddlewareFunc) *echo.Echo {
+	e := echo.New()
+	e.Logger.SetOutput(io.Discard)
+	e.Use(mw...)
+	return e
+}
+
+func serve(t *testing.T, h http.Handler, http2 bool) (*httptest.Server, *http.Client) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	if http2 {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return srv, srv.Client()
+}
+
+// TestStreamPartByPart proves, with a source that produces a part only once
+// the client has received the previous one, that every part reaches the
+// client complete as soon as it is written: through echo's router, with and
+// without echo's usual middleware, over HTTP/1.1 and HTTP/2.
+func TestStreamPartByPart(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		mw    []echo.MiddlewareFunc
+		http2 bool
+	}{
+		{"bare", nil, false},
+		{"request logger and recover", usual(), false},
+		{"http2", usual(), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := demotest.NewStepper(demotest.Parts(9))
+			e := router(tc.mw...)
+			e.GET("/", echomx.Stream(s.Source))
+			srv, c := serve(t, e, tc.http2)
+			resp := demotest.Get(t, c, srv.URL, nil)
+			if tc.http2 && resp.ProtoMajor != 2 {
+				t.Fatalf("protocol %s, want HTTP/2", resp.Proto)
+			}
+			s.Check(t, demotest.Open(t, resp, resp.Body))
+		})
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// TestGzip: behind echo's Gzip middleware the stream is compressed, and
+// since the middleware flushes the compressor on every Flush, each part
+// still arrives, complete, as soon as it is written. The first case reads
+// the raw gzip stream (Accept-Encoding set by hand, a transport that does
+// not decompress) and decompresses it with gzip.NewReader; the second lets
+// net/http ask for gzip and decompress transparently.
+func TestGzip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		raw  bool
+	}{
+		{"decompressed by the test", true},
+		{"decompressed by net/http", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			parts := demotest.Parts(9)
+			s := demotest.NewStepper(parts)
+			e := router(append(usual(), middleware.Gzip())...)
+			e.GET("/", echomx.Stream(s.Source))
+			srv, c := serve(t, e, false)
+			var h http.Header
+			if tc.raw {
+				tr := c.Transport.(*http.Transport).Clone()
+				tr.DisableCompression = true
+				c = &http.Client{Transport: tr}
+				t.Cleanup(tr.CloseIdleConnections)
+				h = http.Header{"Accept-Encoding": {"gzip"}}
+			}
+			resp := demotest.Get(t, c, srv.URL, h)
+			if tc.raw {
+				if ce := resp.Header.Get("Content-Encoding"); ce != "gzip" {
+					t.Fatalf("Content-Encoding %q, want gzip", ce)
+				}
+			} else if !resp.Uncompressed {
+				t.Fatal("net/http did not decompress the response")
+			}
+			if v := resp.Header.Get("Vary"); v != "Accept-Encoding" {
+				t.Errorf("Vary %q, want Accept-Encoding", v)
+			}
+			body := io.Reader(resp.Body)
+			var wire *countingReader
+			if tc.raw {
+				wire = &countingReader{r: resp.Body}
+				zr, err := gzip.NewReader(wire)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body = zr
+			}
+			s.Check(t, demotest.Open(t, resp, body))
+			if tc.raw {
+				var raw int
+				for _, p := range parts {
+					raw += len(p.Body)
+				}
+				t.Logf("%d parts with %d body bytes: %d gzip bytes on the wire", len(parts), raw, wire.n.Load())
+			}
+		})
+	}
+}
+
+// TestStreamDemo serves the real demo through echo's router with its usual
+// middleware: the whole sequence arrives, in order, on schedule, each part
+// before the next is produced.
+func TestStreamDemo(t *testing.T) {
+	t.Parallel()
+	var timed demotest.Timed
+	e := router(usual()...)
+	e.GET("/", echomx.Stream(timed.Wrap(demo.Source)))
+	srv, c := serve(t, e, false)
+	resp := demotest.Get(t, c, srv.URL, nil)
+	got := demotest.Open(t, resp, resp.Body).All(t, 30*time.Second)
+	demotest.CheckDemo(t, got, timed.Yields())
+}
+
+// TestDisconnect: a client that leaves stops a producer that waits between
+// parts at once.
+func TestDisconnect(t *testing.T) {
+	t.Parallel()
+	b := demotest.NewBlocker()
+	e := router(usual()...)
+	e.GET("/", echomx.Stream(b.Source))
+	srv, c := serve(t, e, false)
+	b.CheckDisconnect(t, c, srv.URL)
+}
+
+// handled records what echo's HTTPErrorHandler is called with, then lets
+// echo's default handler answer.
+type handled struct {
+	mu        sync.Mutex
+	errs      []error
+	committed []bool
+}
+
+func (h *handled) install(e *echo.Echo) {
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		h.mu.Lock()
+		h.errs = append(h.errs, err)
+		h.committed = append(h.committed, c.Response().Committed)
+		h.mu.Unlock()
+		e.DefaultHTTPErrorHandler(err, c)
+	}
+}
+
+func (h *handled) get() ([]error, []bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.errs, h.committed
+}
+
+// TestPreStreamError: a *core.StatusError (here 405 for a POST) is returned
+// as an *echo.HTTPError with that code, so echo's error handler answers it
+// (in JSON, echo's default); the source is never called.
+func TestPreStreamError(t *testing.T) {
+	t.Parallel()
+	called := false
+	src := func(ctx context.Context) iter.Seq[core.Part] {
+		called = true
+		return demo.Source(ctx)
+	}
+	var h handled
+	e := router(usual()...)
+	h.install(e)
+	e.POST("/", echomx.Stream(src))
+	srv, c := serve(t, e, false)
+
+	resp := demotest.Do(t, c, t.Context(), http.MethodPost, srv.URL, nil)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("status %s, want 405", resp.Status)
+	}
+	if want := `{"message":"Method Not Allowed"}`; strings.TrimSpace(string(b)) != want {
+		t.Errorf("body %q, want %q (echo's default error handler)", b, want)
+	}
+	if got := resp.Header.Get("Allow"); got != "GET, HEAD" {
+		t.Errorf("Allow %q, want \"GET, HEAD\"", got)
+	}
+	errs, committed := h.get()
+	if len(errs) == 0 {
+		t.Fatal("error handler not called")
+	}
+	for _, err := range errs {
+		var he *echo.HTTPError
+		var se *core.StatusError
+		if !errors.As(err, &he) || he.Code != http.StatusMethodNotAllowed || !errors.As(he.Internal, &se) {
+			t.Errorf("error handler got %#v, want *echo.HTTPError 405 with a *core.StatusError inside", err)
+		}
+	}
+	// RequestLogger hands the error to the error handler first, then echo
+	// does again, after the response was written.
+	if committed[0] {
+		t.Error("response committed before the error handler first ran")
+	}
+	if called {
+		t.Error("source called")
+	}
+}
+
+// TestErrorAfterStart: an error after the first byte (a panicking source)
+// cuts the stream, so the client sees it was incomplete; it is returned to
+// echo, whose error handler finds the response committed and leaves it.
+func TestErrorAfterStart(t *testing.T) {
+	t.Parallel()
+	var h handled
+	e := router(usual()...)
+	h.install(e)
+	e.GET("/", echomx.Stream(demotest.PanicAfterFirst))
+	srv, c := serve(t, e, false)
+	resp := demotest.Get(t, c, srv.URL, nil)
+	st := demotest.Open(t, resp, resp.Body)
+	if a, ok := st.Next(t, 10*time.Second); !ok || string(a.Part.Body) != "first" {
+		t.Fatalf("first part %q (ok %v), want \"first\"", a.Part.Body, ok)
+	}
+	if err := st.End(t, 10*time.Second); err == nil {
+		t.Error("stream ended cleanly, want a cut stream")
+	}
+	srv.Close() // the handler has returned
+	errs, committed := h.get()
+	if len(errs) == 0 {
+		t.Fatal("error handler not called")
+	}
+	for i, err := range errs {
+		var pe *core.PanicError
+		if !errors.As(err, &pe) {
+			t.Errorf("error handler got %v, want a *core.PanicError", err)
+		}
+		if !committed[i] {
+			t.Error("response not committed when the error handler ran")
+		}
+	}
+}
+
+// TestHead: a HEAD route gets the stream's headers and no parts.
+func TestHead(t *testing.T) {
+	t.Parallel()
+	e := router()
+	e.HEAD("/", echomx.Stream(demo.Source))
+	srv, c := serve(t, e, false)
+	resp := demotest.Do(t, c, t.Context(), http.MethodHead, srv.URL, nil)
+	defer resp.Body.Close()
+	demotest.CheckHeaders(t, resp)
+}
+
+// TestStreamWith: options reach core.Serve.
+func TestStreamWith(t *testing.T) {
+	t.Parallel()
+	e := router()
+	e.GET("/", echomx.StreamWith(demotest.NewStepper(demotest.Parts(1)).Source, &core.Options{Boundary: "fixed-boundary"}))
+	srv, c := serve(t, e, false)
+	resp := demotest.Get(t, c, srv.URL, nil)
+	if b := demotest.CheckHeaders(t, resp); b != "fixed-boundary" {
+		t.Errorf("boundary %q, want fixed-boundary", b)
+	}
+	if got := demotest.Open(t, resp, resp.Body).All(t, 10*time.Second); len(got) != 1 {
+		t.Errorf("got %d parts, want 1", len(got))
+	}
+}
+
+// TestStreamWithInvalidOptions: invalid options fail at registration.
+func TestStreamWithInvalidOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts core.Options
+	}{
+		{"boundary with a space", core.Options{Boundary: "a b"}},
+		{"boundary too long", core.Options{Boundary: strings.Repeat("b", 71)}},
+		{"unknown mode", core.Options{Mode: core.Mode(42)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("StreamWith did not panic")
+				}
+			}()
+			echomx.StreamWith(demo.Source, &tc.opts)
+		})
+	}
+}

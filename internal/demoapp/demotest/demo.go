@@ -1,0 +1,71 @@
+package demotest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/mxreplace/mx/examples/demo"
+)
+
+// Slack is how much earlier than the demo's schedule a part may arrive
+// (relative to the previous one) before CheckDemo fails: clients stamp a
+// part when they read it, and a busy machine delays some reads more than
+// others.
+const Slack = 100 * time.Millisecond
+
+// DemoDuration is the demo's own length: the sum of its pauses (6.1 s).
+var DemoDuration = func() time.Duration {
+	var d time.Duration
+	for _, s := range demo.Steps() {
+		d += s.Pause
+	}
+	return d
+}()
+
+// CheckDemoParts checks that got holds the demo's parts (demo.Steps) in
+// order, with their types, lengths and bodies.
+func CheckDemoParts(t testing.TB, got []Arrival) {
+	t.Helper()
+	steps := demo.Steps()
+	if len(got) != len(steps) {
+		t.Errorf("got %d parts, want %d", len(got), len(steps))
+	}
+	for i := range min(len(got), len(steps)) {
+		CheckPart(t, i, got[i].Part, steps[i].Part)
+	}
+}
+
+// CheckDemo checks the parts (CheckDemoParts) and that they arrived on the
+// demo's schedule, one by one: each at least its predecessor's pause (less
+// Slack) after it, so none was held back and sent with the next one. When
+// yields (the times the source produced each part, see Timed) is not nil,
+// it also checks that each part arrived before the next was produced.
+func CheckDemo(t testing.TB, got []Arrival, yields []time.Time) {
+	t.Helper()
+	CheckDemoParts(t, got)
+	steps := demo.Steps()
+	if len(got) != len(steps) {
+		return
+	}
+	for i := 1; i < len(got); i++ {
+		gap, pause := got[i].At.Sub(got[i-1].At), steps[i-1].Pause
+		if gap < pause-Slack {
+			t.Errorf("part %d arrived %v after part %d, want about %v", i, gap, i-1, pause)
+		}
+	}
+	if total := got[len(got)-1].At.Sub(got[0].At); total > DemoDuration+2*time.Second {
+		t.Errorf("the demo took %v from the first part to the last, want about %v", total, DemoDuration)
+	}
+	if yields == nil {
+		return
+	}
+	if len(yields) != len(got) {
+		t.Fatalf("source yielded %d parts, client got %d", len(yields), len(got))
+	}
+	for i := range len(got) - 1 {
+		if !got[i].At.Before(yields[i+1]) {
+			t.Errorf("part %d arrived %v after part %d was produced, want before",
+				i, got[i].At.Sub(yields[i+1]), i+1)
+		}
+	}
+}
