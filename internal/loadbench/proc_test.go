@@ -1,0 +1,125 @@
+package loadbench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sample is the CPU time (in clock ticks) of the server, of mxload and of
+// the machine, and the server's RSS, at one time.
+type sample struct {
+	at                    time.Time
+	srvTicks, loadTicks   float64
+	busyTicks, totalTicks float64
+	rss                   int64
+}
+
+func (s sample) srv() float64   { return s.srvTicks }
+func (s sample) load() float64  { return s.loadTicks }
+func (s sample) busy() float64  { return s.busyTicks }
+func (s sample) total() float64 { return s.totalTicks }
+
+func takeSample(srv, load int) sample {
+	s := sample{at: time.Now(), srvTicks: procTicks(srv), loadTicks: procTicks(load), rss: rss(srv)}
+	s.busyTicks, s.totalTicks = machineTicks()
+	return s
+}
+
+// procTicks returns utime+stime of a process from /proc/PID/stat.
+func procTicks(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	s, _ := strconv.ParseFloat(f[12], 64)
+	return u + s
+}
+
+// machineTicks returns the busy and total ticks of all CPUs from /proc/stat.
+func machineTicks() (busy, total float64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := bytes.Cut(b, []byte{'\n'})
+	f := strings.Fields(string(line))
+	for i, v := range f[1:] {
+		x, _ := strconv.ParseFloat(v, 64)
+		if i >= 8 { // guest times are already in user and nice
+			break
+		}
+		total += x
+		if i != 3 && i != 4 { // idle, iowait
+			busy += x
+		}
+	}
+	return busy, total
+}
+
+// rss returns VmRSS of a process in bytes.
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func clockTick() float64 {
+	out, err := exec.Command("getconf", "CLK_TCK").Output()
+	if err == nil {
+		if v, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err == nil && v > 0 {
+			return v
+		}
+	}
+	return 100
+}
+
+// interpolate returns f at time tm, linearly between the samples around it.
+func interpolate(s []sample, tm time.Time, f func(sample) float64) float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	if !tm.After(s[0].at) {
+		return f(s[0])
+	}
+	for i := 1; i < len(s); i++ {
+		if !tm.After(s[i].at) {
+			a, b := s[i-1], s[i]
+			x := float64(tm.Sub(a.at)) / float64(b.at.Sub(a.at))
+			return f(a) + x*(f(b)-f(a))
+		}
+	}
+	return f(s[len(s)-1])
+}
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return bytes.Count(b, []byte("\nprocessor")) + 1
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
