@@ -35,6 +35,14 @@ func newServer(quit func()) http.Handler {
 		quit()
 		return err
 	})
+	// echo answers OPTIONS by itself (204); the demo answers 405 to every
+	// method but GET, as on gin.
+	for _, path := range []string{"/", "/quit"} {
+		e.OPTIONS(path, func(c echo.Context) error {
+			c.Response().Header().Set("Allow", http.MethodGet)
+			return echo.ErrMethodNotAllowed
+		})
+	}
 	return e
 }
 

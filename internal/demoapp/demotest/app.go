@@ -54,7 +54,7 @@ func CheckApp(t *testing.T, app demoapp.App) {
 		t.Parallel()
 		srv, c := serve(t)
 		for _, path := range []string{"/", "/quit"} {
-			for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodHead} {
+			for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodHead, http.MethodOptions} {
 				resp := CheckPlain(t, c, method, srv.URL+path, http.StatusMethodNotAllowed, demoapp.Body(http.StatusMethodNotAllowed))
 				if allow := resp.Header.Get("Allow"); !strings.Contains(allow, http.MethodGet) {
 					t.Errorf("%s %s: Allow %q, want GET in it", method, path, allow)
