@@ -8,7 +8,6 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,19 +41,6 @@ func router(mw ...echo.MiddlewareFunc) *echo.Echo {
 	return e
 }
 
-func serve(t *testing.T, h http.Handler, http2 bool) (*httptest.Server, *http.Client) {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	if http2 {
-		srv.EnableHTTP2 = true
-		srv.StartTLS()
-	} else {
-		srv.Start()
-	}
-	t.Cleanup(srv.Close)
-	return srv, srv.Client()
-}
-
 // TestStreamPartByPart proves, with a source that produces a part only once
 // the client has received the previous one, that every part reaches the
 // client complete as soon as it is written: through echo's router, with and
@@ -74,7 +60,7 @@ func TestStreamPartByPart(t *testing.T) {
 			s := demotest.NewStepper(demotest.Parts(9))
 			e := router(tc.mw...)
 			e.GET("/", echomx.Stream(s.Source))
-			srv, c := serve(t, e, tc.http2)
+			srv, c := demotest.Serve(t, e, tc.http2)
 			resp := demotest.Get(t, c, srv.URL, nil)
 			if tc.http2 && resp.ProtoMajor != 2 {
 				t.Fatalf("protocol %s, want HTTP/2", resp.Proto)
@@ -116,7 +102,7 @@ func TestGzip(t *testing.T) {
 			s := demotest.NewStepper(parts)
 			e := router(append(usual(), middleware.Gzip())...)
 			e.GET("/", echomx.Stream(s.Source))
-			srv, c := serve(t, e, false)
+			srv, c := demotest.Serve(t, e, false)
 			var h http.Header
 			if tc.raw {
 				tr := c.Transport.(*http.Transport).Clone()
@@ -166,7 +152,7 @@ func TestStreamDemo(t *testing.T) {
 	var timed demotest.Timed
 	e := router(usual()...)
 	e.GET("/", echomx.Stream(timed.Wrap(demo.Source)))
-	srv, c := serve(t, e, false)
+	srv, c := demotest.Serve(t, e, false)
 	resp := demotest.Get(t, c, srv.URL, nil)
 	got := demotest.Open(t, resp, resp.Body).All(t, 30*time.Second)
 	demotest.CheckDemo(t, got, timed.Yields())
@@ -179,7 +165,7 @@ func TestDisconnect(t *testing.T) {
 	b := demotest.NewBlocker()
 	e := router(usual()...)
 	e.GET("/", echomx.Stream(b.Source))
-	srv, c := serve(t, e, false)
+	srv, c := demotest.Serve(t, e, false)
 	b.CheckDisconnect(t, c, srv.URL)
 }
 
@@ -221,7 +207,7 @@ func TestPreStreamError(t *testing.T) {
 	e := router(usual()...)
 	h.install(e)
 	e.POST("/", echomx.Stream(src))
-	srv, c := serve(t, e, false)
+	srv, c := demotest.Serve(t, e, false)
 
 	resp := demotest.Do(t, c, t.Context(), http.MethodPost, srv.URL, nil)
 	b, _ := io.ReadAll(resp.Body)
@@ -265,7 +251,7 @@ func TestErrorAfterStart(t *testing.T) {
 	e := router(usual()...)
 	h.install(e)
 	e.GET("/", echomx.Stream(demotest.PanicAfterFirst))
-	srv, c := serve(t, e, false)
+	srv, c := demotest.Serve(t, e, false)
 	resp := demotest.Get(t, c, srv.URL, nil)
 	st := demotest.Open(t, resp, resp.Body)
 	if a, ok := st.Next(t, 10*time.Second); !ok || string(a.Part.Body) != "first" {
@@ -295,7 +281,7 @@ func TestHead(t *testing.T) {
 	t.Parallel()
 	e := router()
 	e.HEAD("/", echomx.Stream(demo.Source))
-	srv, c := serve(t, e, false)
+	srv, c := demotest.Serve(t, e, false)
 	resp := demotest.Do(t, c, t.Context(), http.MethodHead, srv.URL, nil)
 	defer resp.Body.Close()
 	demotest.CheckHeaders(t, resp)
@@ -306,7 +292,7 @@ func TestStreamWith(t *testing.T) {
 	t.Parallel()
 	e := router()
 	e.GET("/", echomx.StreamWith(demotest.NewStepper(demotest.Parts(1)).Source, &core.Options{Boundary: "fixed-boundary"}))
-	srv, c := serve(t, e, false)
+	srv, c := demotest.Serve(t, e, false)
 	resp := demotest.Get(t, c, srv.URL, nil)
 	if b := demotest.CheckHeaders(t, resp); b != "fixed-boundary" {
 		t.Errorf("boundary %q, want fixed-boundary", b)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"iter"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -37,19 +36,6 @@ func router(mw ...gin.HandlerFunc) *gin.Engine {
 	return r
 }
 
-func serve(t *testing.T, h http.Handler, http2 bool) (*httptest.Server, *http.Client) {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	if http2 {
-		srv.EnableHTTP2 = true
-		srv.StartTLS()
-	} else {
-		srv.Start()
-	}
-	t.Cleanup(srv.Close)
-	return srv, srv.Client()
-}
-
 // TestStreamPartByPart proves, with a source that produces a part only once
 // the client has received the previous one, that every part reaches the
 // client complete as soon as it is written: through gin's router, with and
@@ -69,7 +55,7 @@ func TestStreamPartByPart(t *testing.T) {
 			s := demotest.NewStepper(demotest.Parts(9))
 			r := router(tc.mw...)
 			r.GET("/", ginmx.Stream(s.Source))
-			srv, c := serve(t, r, tc.http2)
+			srv, c := demotest.Serve(t, r, tc.http2)
 			resp := demotest.Get(t, c, srv.URL, nil)
 			if tc.http2 && resp.ProtoMajor != 2 {
 				t.Fatalf("protocol %s, want HTTP/2", resp.Proto)
@@ -87,7 +73,7 @@ func TestStreamDemo(t *testing.T) {
 	var timed demotest.Timed
 	r := router(usual()...)
 	r.GET("/", ginmx.Stream(timed.Wrap(demo.Source)))
-	srv, c := serve(t, r, false)
+	srv, c := demotest.Serve(t, r, false)
 	resp := demotest.Get(t, c, srv.URL, nil)
 	got := demotest.Open(t, resp, resp.Body).All(t, 30*time.Second)
 	demotest.CheckDemo(t, got, timed.Yields())
@@ -100,7 +86,7 @@ func TestDisconnect(t *testing.T) {
 	b := demotest.NewBlocker()
 	r := router(usual()...)
 	r.GET("/", ginmx.Stream(b.Source))
-	srv, c := serve(t, r, false)
+	srv, c := demotest.Serve(t, r, false)
 	b.CheckDisconnect(t, c, srv.URL)
 }
 
@@ -142,7 +128,7 @@ func TestPreStreamError(t *testing.T) {
 	after := false
 	r := router(append(usual(), seen.middleware)...)
 	r.POST("/", ginmx.Stream(src), func(*gin.Context) { after = true })
-	srv, c := serve(t, r, false)
+	srv, c := demotest.Serve(t, r, false)
 
 	resp := demotest.CheckPlain(t, c, http.MethodPost, srv.URL, http.StatusMethodNotAllowed, "Method Not Allowed")
 	if got := resp.Header.Get("Allow"); got != "GET, HEAD" {
@@ -169,7 +155,7 @@ func TestErrorAfterStart(t *testing.T) {
 	var seen errorsSeen
 	r := router(append(usual(), seen.middleware)...)
 	r.GET("/", ginmx.Stream(demotest.PanicAfterFirst))
-	srv, c := serve(t, r, false)
+	srv, c := demotest.Serve(t, r, false)
 	resp := demotest.Get(t, c, srv.URL, nil)
 	st := demotest.Open(t, resp, resp.Body)
 	if a, ok := st.Next(t, 10*time.Second); !ok || string(a.Part.Body) != "first" {
@@ -194,7 +180,7 @@ func TestHead(t *testing.T) {
 	t.Parallel()
 	r := router()
 	r.HEAD("/", ginmx.Stream(demo.Source))
-	srv, c := serve(t, r, false)
+	srv, c := demotest.Serve(t, r, false)
 	resp := demotest.Do(t, c, t.Context(), http.MethodHead, srv.URL, nil)
 	defer resp.Body.Close()
 	demotest.CheckHeaders(t, resp)
@@ -205,7 +191,7 @@ func TestStreamWith(t *testing.T) {
 	t.Parallel()
 	r := router()
 	r.GET("/", ginmx.StreamWith(demotest.NewStepper(demotest.Parts(1)).Source, &core.Options{Boundary: "fixed-boundary"}))
-	srv, c := serve(t, r, false)
+	srv, c := demotest.Serve(t, r, false)
 	resp := demotest.Get(t, c, srv.URL, nil)
 	if b := demotest.CheckHeaders(t, resp); b != "fixed-boundary" {
 		t.Errorf("boundary %q, want fixed-boundary", b)

@@ -17,6 +17,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -202,4 +203,19 @@ func CheckPlain(t testing.TB, c *http.Client, method, url string, code int, body
 		t.Errorf("%s %s: body %q, want %q", method, url, b, body)
 	}
 	return resp
+}
+
+// Serve starts h on a test server over HTTP/1.1, or over HTTP/2 with TLS,
+// closed when the test ends, and returns it with a client for it.
+func Serve(t testing.TB, h http.Handler, http2 bool) (*httptest.Server, *http.Client) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	if http2 {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return srv, srv.Client()
 }
