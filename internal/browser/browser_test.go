@@ -223,15 +223,21 @@ func startFirefox(t *testing.T) *Marionette {
 }
 
 // pollText polls the page text until it contains want, and returns it.
-func pollText(ctx context.Context, m *Marionette, want string) (string, error) {
+// pollText reads the page text until it contains want or wait has passed.
+// Each read runs under ctx, not under wait: a Marionette call cut short by
+// a deadline would leave the connection unusable for the next test.
+func pollText(ctx context.Context, m *Marionette, want string, wait time.Duration) (string, error) {
 	var text string
 	var err error
+	give := time.After(wait)
 	for {
 		text, err = m.PageText(ctx)
 		if err == nil && strings.Contains(text, want) {
 			return text, nil
 		}
 		select {
+		case <-give:
+			return text, fmt.Errorf("page text never contained %q within %v: last text %q, last error %v", want, wait, text, err)
 		case <-ctx.Done():
 			return text, fmt.Errorf("page text never contained %q: last text %q, last error %v", want, text, err)
 		case <-time.After(20 * time.Millisecond):
@@ -257,7 +263,7 @@ func testFirefoxHTML(t *testing.T, m *Marionette) {
 	if err := m.Navigate(ctx, srv.URL+"/"); err != nil {
 		t.Fatal(err)
 	}
-	text, err := pollText(ctx, m, "hello from mx")
+	text, err := pollText(ctx, m, "hello from mx", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,9 +387,7 @@ func testMultipart(t *testing.T, m *Marionette, one, two string, requireOne bool
 		t.Fatal(err)
 	}
 
-	oneCtx, oneCancel := context.WithTimeout(ctx, waitForOne)
-	text, err := pollText(oneCtx, m, "one")
-	oneCancel()
+	text, err := pollText(ctx, m, "one", waitForOne)
 	switch {
 	case secondSent.Load():
 		t.Fatal("part two was sent before the test released it")
@@ -397,9 +401,7 @@ func testMultipart(t *testing.T, m *Marionette, one, two string, requireOne bool
 	releaseOnce()
 
 	released := time.Now()
-	twoCtx, twoCancel := context.WithTimeout(ctx, 10*time.Second)
-	text, err = pollText(twoCtx, m, "two")
-	twoCancel()
+	text, err = pollText(ctx, m, "two", 10*time.Second)
 	if err != nil {
 		t.Fatalf("part two not shown: %v", err)
 	}
