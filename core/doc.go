@@ -24,10 +24,11 @@
 // part, so a bare close delimiter would be malformed ("--B--" in place of a
 // header block) or would make an empty part that a browser shows as a blank
 // page. [Writer.Close] therefore repeats the last part, marked with the
-// header "Mx-Final: repeat", and ends it with the close delimiter. Every reader
-// (browsers, ffmpeg, curl, mime/multipart) keeps showing or holding the last
-// part and sees a clean end, distinguishable from a cut connection; [Read]
-// drops the marked repeat so its caller sees each part once.
+// header "Mx-Final: repeat", and ends it with the close delimiter. Firefox
+// keeps showing the last part; Go's mime/multipart, curl and ffmpeg see no
+// empty part and no error, and the close delimiter tells a clean end from a
+// cut connection. [Read] drops the marked repeat so its caller sees each
+// part once.
 //
 // The pieces:
 //   - [Part]: a header and a body, with constructors for common types.
