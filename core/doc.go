@@ -25,9 +25,9 @@
 // header block) or would make an empty part that a browser shows as a blank
 // page. [Writer.Close] therefore repeats the last part, marked with the
 // header "Mx-Final: repeat", and ends it with the close delimiter. Firefox
-// keeps showing the last part; Go's mime/multipart, curl and ffmpeg see no
-// empty part and no error, and the close delimiter tells a clean end from a
-// cut connection. [Read] drops the marked repeat so its caller sees each
+// keeps showing the last part; Go's mime/multipart and curl see no empty
+// part and no error; ffmpeg decodes every frame and exits 0; and the close
+// delimiter tells a clean end from a cut connection. [Read] drops the marked repeat so its caller sees each
 // part once.
 //
 // The pieces:
