@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"image/jpeg"
 	"io"
@@ -54,30 +53,14 @@ func startApp(t *testing.T, cfg config) (string, *core.Broadcaster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := cam.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		srv.Close()
-		stop()
-	})
-	return srv.URL, cam
-}
-
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return livetest.Serve(t, h, cam, stop), cam
 }
 
 func TestStream(t *testing.T) {
 	t.Parallel()
 	base, cam := startApp(t, testConfig(t))
 	start := time.Now()
-	resp := livetest.Get(t, testContext(t), livetest.Client(t), base+"/stream")
+	resp := livetest.Get(t, livetest.Context(t), livetest.Client(t), base+"/stream")
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "multipart/x-mixed-replace; boundary=") {
 		t.Fatalf("Content-Type %q", ct)
 	}
@@ -108,12 +91,12 @@ func TestFirstFrameIsOne(t *testing.T) {
 	cfg.FPS = 0.01 // one frame now, the next in 100 s
 	base, _ := startApp(t, cfg)
 	c := livetest.Client(t)
-	resp := livetest.Get(t, testContext(t), c, base+"/snapshot")
+	resp := livetest.Get(t, livetest.Context(t), c, base+"/snapshot")
 	img := livetest.DecodeJPEG(t, livetest.ReadAll(t, resp))
 	if n, ok := testpattern.ReadCounter(img); !ok || n != 1 {
 		t.Errorf("snapshot shows frame %d (found %v), want 1", n, ok)
 	}
-	resp = livetest.Get(t, testContext(t), c, base+"/stream")
+	resp = livetest.Get(t, livetest.Context(t), c, base+"/stream")
 	if f := livetest.Frames(t, resp, 1, true)[0]; f.Counter != 1 {
 		t.Errorf("stream starts with %v, want frame 1", f)
 	}
@@ -122,7 +105,7 @@ func TestFirstFrameIsOne(t *testing.T) {
 func TestSnapshot(t *testing.T) {
 	t.Parallel()
 	base, _ := startApp(t, testConfig(t))
-	resp := livetest.Get(t, testContext(t), livetest.Client(t), base+"/snapshot")
+	resp := livetest.Get(t, livetest.Context(t), livetest.Client(t), base+"/snapshot")
 	body := livetest.ReadAll(t, resp)
 	h := resp.Header
 	if resp.StatusCode != http.StatusOK || h.Get("Content-Type") != "image/jpeg" || h.Get("Cache-Control") != "no-store" {
@@ -144,7 +127,7 @@ func TestSnapshot(t *testing.T) {
 func TestPage(t *testing.T) {
 	t.Parallel()
 	base, _ := startApp(t, testConfig(t))
-	ctx, c := testContext(t), livetest.Client(t)
+	ctx, c := livetest.Context(t), livetest.Client(t)
 	for _, tc := range []struct {
 		path string
 		want []string
@@ -204,7 +187,7 @@ func TestDir(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Dir = dir
 	base, _ := startApp(t, cfg)
-	ctx, c := testContext(t), livetest.Client(t)
+	ctx, c := livetest.Context(t), livetest.Client(t)
 
 	page := string(livetest.ReadAll(t, livetest.Get(t, ctx, c, base+"/")))
 	if !strings.Contains(page, "4 JPEG files") || !strings.Contains(page, `width="160" height="120"`) {
@@ -345,7 +328,7 @@ func TestShutdown(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	defer stop()
-	resp := livetest.Get(t, testContext(t), livetest.Client(t), srv.URL+"/stream")
+	resp := livetest.Get(t, livetest.Context(t), livetest.Client(t), srv.URL+"/stream")
 	parts := 0
 	for p, err := range core.ReadResponse(resp, nil) {
 		if err != nil {
@@ -356,7 +339,7 @@ func TestShutdown(t *testing.T) {
 		}
 		if parts++; parts == 2 {
 			stop()
-			if err := cam.Shutdown(testContext(t)); err != nil {
+			if err := cam.Shutdown(livetest.Context(t)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -177,23 +177,7 @@ func startRelay(t *testing.T, cfg config) (string, *core.Broadcaster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := cam.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		srv.Close()
-		stop()
-	})
-	return srv.URL, cam
-}
-
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return livetest.Serve(t, h, cam, stop), cam
 }
 
 // viewer reads a relay stream part by part.
@@ -205,7 +189,7 @@ type viewer struct {
 }
 
 func newViewer(t *testing.T, up *upstreamServer, c *http.Client, url string) *viewer {
-	resp := livetest.Get(t, testContext(t), c, url)
+	resp := livetest.Get(t, livetest.Context(t), c, url)
 	next, stop := iter.Pull2(core.ReadResponse(resp, nil))
 	t.Cleanup(stop)
 	return &viewer{t: t, up: up, next: next}
@@ -254,7 +238,7 @@ func TestOneUpstreamConnection(t *testing.T) {
 			v.waitFor(n)
 		}
 	}
-	resp := livetest.Get(t, testContext(t), c, base+"/snapshot")
+	resp := livetest.Get(t, livetest.Context(t), c, base+"/snapshot")
 	if k, ok := up.frameOf(livetest.ReadAll(t, resp)); !ok || k != 5 {
 		t.Errorf("snapshot: frame %d (%v), want 5", k, ok)
 	}
@@ -398,7 +382,7 @@ func TestStream(t *testing.T) {
 	up.run(320, 240, 40*time.Millisecond)
 	cfg, _ := testConfig(t, up.url())
 	base, _ := startRelay(t, cfg)
-	resp := livetest.Get(t, testContext(t), livetest.Client(t), base+"/stream")
+	resp := livetest.Get(t, livetest.Context(t), livetest.Client(t), base+"/stream")
 	livetest.CheckIncreasing(t, livetest.Frames(t, resp, 6, true))
 }
 
@@ -409,7 +393,7 @@ func TestPage(t *testing.T) {
 	u := strings.Replace(up.url(), "http://", "http://cam:secret@", 1)
 	cfg, _ := testConfig(t, u)
 	base, _ := startRelay(t, cfg)
-	resp := livetest.Get(t, testContext(t), livetest.Client(t), base+"/?mx=length")
+	resp := livetest.Get(t, livetest.Context(t), livetest.Client(t), base+"/?mx=length")
 	body := string(livetest.ReadAll(t, resp))
 	for _, want := range []string{`<img src="/stream?mx=length" alt="live stream">`, "Relaying http://cam:xxxxx@127.0.0.1:"} {
 		if !strings.Contains(body, want) {

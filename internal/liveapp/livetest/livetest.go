@@ -14,6 +14,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"testing"
@@ -191,4 +192,29 @@ func Pattern(t testing.TB, w, h int, n uint64) []byte {
 // String returns a short description of a frame for failure messages.
 func (f Frame) String() string {
 	return fmt.Sprintf("frame %d (%d bytes, stamped %s)", f.Counter, len(f.Part.Body), f.Part.Header.Get(core.TimestampHeader))
+}
+
+// Serve runs a live app's handler on a loopback test server and returns
+// its base URL. At cleanup the Broadcaster shuts down (ending every stream
+// cleanly), then the server closes and stop ends the app's producer.
+func Serve(t testing.TB, h http.Handler, cam *core.Broadcaster, stop func()) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := cam.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		srv.Close()
+		stop()
+	})
+	return srv.URL
+}
+
+// Context returns a context that ends with the test or after 30 s.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
