@@ -53,6 +53,13 @@ type Options struct {
 	// always get chunked coding: their HTTP client reports the end of a body
 	// of unknown length as an error.
 	Chunked bool
+	// Page decides what a browser's top-level visit gets: by default
+	// (PageAuto) Chromium and WebKit get a small viewer page that shows
+	// each part on time; everyone else gets the stream. A client whose
+	// Accept names multipart/mixed gets the stream as multipart/mixed
+	// whatever Page says. The query parameter ModeParam overrides it per
+	// request (see ParamPage).
+	Page PagePolicy
 	// ErrorLog receives the errors Handler cannot answer with a status (a
 	// panicking source, an invalid part). Default: the log package's
 	// standard logger.
@@ -151,6 +158,10 @@ func Serve(w http.ResponseWriter, r *http.Request, src Source, opts *Options) (e
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		return &StatusError{Code: http.StatusMethodNotAllowed, Err: fmt.Errorf("core: method %s", r.Method)}
+	}
+	w, done := negotiate(w, r, &o)
+	if done {
+		return nil
 	}
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = DefaultWriteTimeout
