@@ -156,7 +156,7 @@ func (d *WebDriver) do(ctx context.Context, method, path string, body, out any) 
 	if resp.StatusCode != http.StatusOK {
 		var e struct{ Error, Message string }
 		json.Unmarshal(w.Value, &e)
-		return &CommandError{Command: method + " " + path, Code: e.Error, Message: e.Message}
+		return fmt.Errorf("browser: webdriver %s %s: %s: %s", method, path, e.Error, e.Message)
 	}
 	if out == nil {
 		return nil
