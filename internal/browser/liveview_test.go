@@ -284,4 +284,3 @@ document.dispatchEvent(new Event("visibilitychange"))`, nil)
 		})
 	})
 }
-
