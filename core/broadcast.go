@@ -369,11 +369,12 @@ func (b *Broadcaster) SnapshotHandler() http.Handler {
 // Header map and Body slice it was made from: a Writer uses it only for a
 // part that still has both, so a part changed on its way is framed anew.
 type frame struct {
-	boundary string
-	header   textproto.MIMEHeader
-	body     []byte
-	length   []byte // header block, body, delimiter
-	advance  []byte // body, delimiter, next header block
+	boundary    string
+	header      textproto.MIMEHeader
+	body        []byte
+	contentType string
+	length      []byte // header block, body, delimiter
+	advance     []byte // body, delimiter, next header block
 }
 
 // fits reports whether f can be written for p on a stream with boundary.
@@ -409,6 +410,6 @@ func framed(p Part, boundary string) Part {
 	buf = appendAdvance(buf, ct)
 	start := len(hdr)
 	body := buf[start : start+len(p.Body) : start+len(p.Body)]
-	f := &frame{boundary: boundary, header: p.Header, body: body, length: buf[:end:end], advance: buf[start:]}
+	f := &frame{boundary: boundary, header: p.Header, body: body, contentType: ct, length: buf[:end:end], advance: buf[start:]}
 	return Part{Header: p.Header, Body: body, Last: p.Last, frame: f}
 }

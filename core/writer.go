@@ -30,24 +30,22 @@ var ErrClosed = errors.New("core: writer closed")
 var ErrBoundary = errors.New("core: invalid boundary")
 
 // ErrDelimiter is returned (wrapped) for a body that contains its stream's
-// delimiter: "\r\n--B" anywhere, or "--B" at its start, for boundary B. A
-// reader would split such a body into forged parts. Nothing of the part is
-// written, and the stream can go on.
+// dash-boundary "--B", for boundary B. Readers would split such a body into
+// forged parts: RFC 2046 readers at "\r\n--B" or at a leading "--B",
+// lenient ones (Chromium among them) at "--B" anywhere. Nothing of the part
+// is written, and the stream can go on.
 var ErrDelimiter = errors.New("core: body contains the stream's delimiter")
 
 // checkBody returns an error wrapping ErrDelimiter when body contains the
-// delimiter of boundary.
+// dash-boundary of boundary.
 func checkBody(body []byte, boundary string) error {
 	if len(body) < 2+len(boundary) {
 		return nil
 	}
-	var d [2 + 2 + 70]byte
-	delim := append(append(d[:0], "\r\n--"...), boundary...)
-	if bytes.HasPrefix(body, delim[2:]) {
-		return fmt.Errorf("%w: it starts with %q", ErrDelimiter, delim[2:])
-	}
-	if i := bytes.Index(body, delim); i >= 0 {
-		return fmt.Errorf("%w: at byte %d", ErrDelimiter, i)
+	var d [2 + 70]byte
+	dash := append(append(d[:0], "--"...), boundary...)
+	if i := bytes.Index(body, dash); i >= 0 {
+		return fmt.Errorf("%w: %q at byte %d", ErrDelimiter, string(dash), i)
 	}
 	return nil
 }
@@ -213,9 +211,14 @@ func (w *Writer) WritePart(p Part) error {
 	if w.closed {
 		return ErrClosed
 	}
-	ct := p.ContentType()
 	f := p.frame
-	if !f.fits(p, w.boundary) || w.started && w.mode == ModeAdvance && ct != w.next {
+	var ct string
+	if f.fits(p, w.boundary) {
+		ct = f.contentType
+	} else {
+		f, ct = nil, p.ContentType()
+	}
+	if w.started && w.mode == ModeAdvance && ct != w.next {
 		f = nil
 	}
 	if f == nil {
