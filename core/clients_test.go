@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"iter"
 	"net/http/httptest"
 	"os/exec"
 	"strings"
@@ -18,27 +17,6 @@ import (
 
 // These tests check the clean end of a stream with real clients. They skip
 // when the client is not installed (.ci/run installs it).
-
-func lookPath(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed (apt-get install %s): skipping", name, pkg)
-	}
-	return p
-}
-
-func partsSource(parts ...core.Part) core.Source {
-	return func(ctx context.Context) iter.Seq[core.Part] {
-		return func(yield func(core.Part) bool) {
-			for _, p := range parts {
-				if !yield(p) {
-					return
-				}
-			}
-		}
-	}
-}
 
 func TestCurlSeesCleanEnd(t *testing.T) {
 	curl := lookPath(t, "curl", "curl")
