@@ -314,31 +314,47 @@ func partsSource(parts ...core.Part) core.Source {
 	}
 }
 
-// timedSource is a Source of n text parts, "part 0" to "part n-1", gap
-// apart. It records when it handed over each part and closes done when it
-// returns. It returns early when the request's context is done, also during
-// a pause. Serve one request with it only.
+// step is a part of a timedSource and the pause that follows it.
+type step struct {
+	part  core.Part
+	pause time.Duration
+}
+
+// timedSource is a Source that yields its steps in real time. It records
+// when it handed over each part and closes done when it returns. It returns
+// early when the request's context is done, also during a pause. Serve one
+// request with it only.
 type timedSource struct {
-	n    int
-	gap  time.Duration
-	mu   sync.Mutex
-	sent []time.Time
-	done chan struct{}
+	steps []step
+	mu    sync.Mutex
+	sent  []time.Time
+	done  chan struct{}
 }
 
-// newTimedSource returns a timedSource of n parts gap apart.
+// newTimedSource returns a timedSource of n text parts, "part 0" to
+// "part n-1", gap apart.
 func newTimedSource(n int, gap time.Duration) *timedSource {
-	return &timedSource{n: n, gap: gap, done: make(chan struct{})}
+	steps := make([]step, n)
+	for i := range steps {
+		steps[i] = step{core.Text(fmt.Sprint("part ", i)), gap}
+	}
+	return stepSource(steps)
 }
 
-// Source is the core.Source: it yields the parts to one request.
+// stepSource returns a timedSource of steps. The pause of the last step is
+// not taken.
+func stepSource(steps []step) *timedSource {
+	return &timedSource{steps: steps, done: make(chan struct{})}
+}
+
+// Source is the core.Source: it yields the steps to one request.
 func (s *timedSource) Source(ctx context.Context) iter.Seq[core.Part] {
 	return func(yield func(core.Part) bool) {
 		defer close(s.done)
-		for i := range s.n {
+		for i, st := range s.steps {
 			if i > 0 {
 				select {
-				case <-time.After(s.gap):
+				case <-time.After(s.steps[i-1].pause):
 				case <-ctx.Done():
 					return
 				}
@@ -346,7 +362,7 @@ func (s *timedSource) Source(ctx context.Context) iter.Seq[core.Part] {
 			s.mu.Lock()
 			s.sent = append(s.sent, time.Now())
 			s.mu.Unlock()
-			if !yield(core.Text(fmt.Sprint("part ", i))) {
+			if !yield(st.part) {
 				return
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +17,6 @@ import (
 	"time"
 
 	"github.com/mxreplace/mx/core"
-	"github.com/mxreplace/mx/examples/demo"
 )
 
 func TestServePartByPart(t *testing.T) {
@@ -55,17 +55,46 @@ func TestServePartByPart(t *testing.T) {
 	})
 }
 
-func TestServeDemo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the demo takes 6 s")
+// mixedSteps are text, PNG-typed and HTML parts with short pauses. The last
+// part is marked Last.
+func mixedSteps() []step {
+	png := []byte("\x89PNG\r\n\x1a\n")
+	for i := range 256 {
+		png = append(png, byte(i))
 	}
-	steps := demo.Steps()
+	s := []step{
+		{core.Text("Hello,       text       "), 150 * time.Millisecond},
+		{core.Text("       plain      world!"), 150 * time.Millisecond},
+		{core.PNG(png), 300 * time.Millisecond},
+		{core.HTML("<!doctype html><h1>Hello,</h1>"), 100 * time.Millisecond},
+		{core.HTML("<!doctype html><h1>Hello, the <i>wonderful</i></h1>"), 100 * time.Millisecond},
+		{core.HTML("<!doctype html><h1>Hello, the <i>wonderful</i> world of HTML!</h1>"), 0},
+	}
+	s[len(s)-1].part.Last = true
+	return s
+}
+
+// TestServeTimedParts streams mixedSteps in real time, in the length mode.
+// Each part arrives with its bytes and type, about when it is due. The wire
+// holds exactly the parts, each framed once, and the close delimiter
+// follows the last part at once.
+func TestServeTimedParts(t *testing.T) {
+	steps := mixedSteps()
 	eachProto(t, func(t *testing.T, http2 bool) {
-		srv := newServer(t, core.Handler(demo.Source, nil), http2)
+		srv := newServer(t, core.Handler(stepSource(steps).Source, nil), http2)
 		start := time.Now()
 		resp := get(t, context.Background(), srv.Client(), srv.URL, "User-Agent", firefoxUA)
+		if want := map[bool]int{false: 1, true: 2}[http2]; resp.ProtoMajor != want {
+			t.Fatalf("proto %s", resp.Proto)
+		}
+		var wire bytes.Buffer
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.TeeReader(resp.Body, &wire), resp.Body}
 		i := 0
 		var due time.Duration
+		var lastAt time.Time
 		for p, err := range core.ReadResponse(resp, nil) {
 			if err != nil {
 				t.Fatal(err)
@@ -73,17 +102,34 @@ func TestServeDemo(t *testing.T) {
 			if i >= len(steps) {
 				t.Fatalf("extra part %q", p.Body)
 			}
-			if !bytes.Equal(p.Body, steps[i].Part.Body) || p.ContentType() != steps[i].Part.ContentType() {
+			if !bytes.Equal(p.Body, steps[i].part.Body) || p.ContentType() != steps[i].part.ContentType() {
 				t.Fatalf("part %d: %s %q", i, p.ContentType(), p.Body)
 			}
-			if el := time.Since(start); el < due-20*time.Millisecond || el > due+500*time.Millisecond {
+			lastAt = time.Now()
+			if el := lastAt.Sub(start); el < due-20*time.Millisecond || el > due+500*time.Millisecond {
 				t.Errorf("part %d at %v, due at %v", i, el, due)
 			}
-			due += steps[i].Pause
+			due += steps[i].pause
 			i++
 		}
 		if i != len(steps) {
 			t.Fatalf("%d parts, want %d", i, len(steps))
+		}
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			t.Fatalf("after the last part: %v", err)
+		}
+		if d := time.Since(lastAt); d > 500*time.Millisecond {
+			t.Errorf("the stream ended %v after the last part", d)
+		}
+		_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		B := params["boundary"]
+		want := "--" + B + "\r\n"
+		for _, s := range steps {
+			want += lengthFrame(s.part.ContentType(), s.part.Body, B)
+		}
+		want = strings.TrimSuffix(want, "\r\n") + "--\r\n"
+		if wire.String() != want {
+			t.Errorf("wire:\n got %q\nwant %q", abbrev(wire.Bytes()), abbrev([]byte(want)))
 		}
 	})
 }
