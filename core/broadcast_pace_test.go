@@ -12,6 +12,8 @@ import (
 	"github.com/mxreplace/mx/core"
 )
 
+// TestBroadcastSlowViewerSkips: a slow viewer skips parts and always takes
+// the newest; a fast one gets every part. Stats count both.
 func TestBroadcastSlowViewerSkips(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const parts = 100
@@ -63,6 +65,8 @@ func TestBroadcastSlowViewerSkips(t *testing.T) {
 	})
 }
 
+// TestBroadcastDropRepeats: with DropRepeats, a part with the body and
+// Content-Type of the latest is dropped. Without it, every part goes out.
 func TestBroadcastDropRepeats(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := &core.Broadcaster{DropRepeats: true}
@@ -120,6 +124,8 @@ func TestBroadcastDropRepeats(t *testing.T) {
 	})
 }
 
+// TestBroadcastMaxFPS: MaxFPS spaces each viewer's parts at least
+// 1/MaxFPS apart, on the viewer's own pace. The last part still arrives.
 func TestBroadcastMaxFPS(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const parts, gap = 100, 100 * time.Millisecond
@@ -164,6 +170,8 @@ func TestBroadcastMaxFPS(t *testing.T) {
 	})
 }
 
+// TestBroadcastIdleRepeat: with no new part for IdleRepeat, viewers get the
+// latest part again. Nothing is repeated before the first part.
 func TestBroadcastIdleRepeat(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := &core.Broadcaster{IdleRepeat: time.Second}
@@ -198,8 +206,12 @@ func TestBroadcastIdleRepeat(t *testing.T) {
 	})
 }
 
+// timestampRE matches a TimestampHeader value.
 var timestampRE = regexp.MustCompile(`^[0-9]+\.[0-9]{6}$`)
 
+// TestBroadcastTimestamps: with Timestamps, Publish adds TimestampHeader
+// (Unix seconds with 6 decimals) to a copy of the part's header. Without
+// it, no header is added.
 func TestBroadcastTimestamps(t *testing.T) {
 	t.Run("fake clock", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {

@@ -13,6 +13,9 @@ import (
 	"github.com/mxreplace/mx/core"
 )
 
+// TestBroadcastZeroValue: a zero Broadcaster is ready to use. Snapshot and
+// Stats are empty before the first Publish; then Snapshot returns the
+// latest part. Shutdown works with or without parts.
 func TestBroadcastZeroValue(t *testing.T) {
 	var b core.Broadcaster
 	if p, ok := b.Snapshot(); ok || p.Body != nil || p.Header != nil {
@@ -52,6 +55,9 @@ func TestBroadcastZeroValue(t *testing.T) {
 	}
 }
 
+// TestBroadcastInvalidHeader: Publish refuses a part with an unsafe header
+// (ErrInvalidHeader), also after Shutdown. The last valid part stays the
+// latest.
 func TestBroadcastInvalidHeader(t *testing.T) {
 	var b core.Broadcaster
 	bad := []core.Part{

@@ -18,6 +18,8 @@ import (
 // These tests check the clean end of a stream with real clients. They skip
 // when the client is not installed (.ci/run installs it).
 
+// TestCurlSeesCleanEnd: curl gets exactly the parts, the final repeat and
+// the close delimiter, with and without chunked coding.
 func TestCurlSeesCleanEnd(t *testing.T) {
 	curl := lookPath(t, "curl", "curl")
 	for _, chunked := range []bool{false, true} {
@@ -38,6 +40,7 @@ func TestCurlSeesCleanEnd(t *testing.T) {
 	}
 }
 
+// testJPEG returns a 64x48 JPEG image of one colour.
 func testJPEG(t *testing.T, c color.Color) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
 	for i := 0; i < len(img.Pix); i += 4 {

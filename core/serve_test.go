@@ -19,6 +19,8 @@ import (
 	"github.com/mxreplace/mx/core"
 )
 
+// TestServePartByPart: each part reaches the client whole as soon as it is
+// written, over HTTP/1.1 and HTTP/2.
 func TestServePartByPart(t *testing.T) {
 	eachProto(t, func(t *testing.T, http2 bool) {
 		const gap = 300 * time.Millisecond
@@ -134,6 +136,9 @@ func TestServeTimedParts(t *testing.T) {
 	})
 }
 
+// TestServeHeaders: Serve sets the stream's headers unless the caller did,
+// and a preset Content-Type gives the boundary. An HTTP/1.1 stream is
+// unchunked and its connection closed, unless Options.Chunked.
 func TestServeHeaders(t *testing.T) {
 	srv := newServer(t, core.Handler(partsSource(core.Text("x")), nil), false)
 	resp := get(t, context.Background(), srv.Client(), srv.URL)
@@ -171,6 +176,8 @@ func TestServeHeaders(t *testing.T) {
 	}
 }
 
+// TestServeMethods: HEAD gets the headers without a call to the source.
+// Other methods than GET and HEAD get 405 with Allow.
 func TestServeMethods(t *testing.T) {
 	called := make(chan struct{}, 1)
 	h := core.Handler(func(ctx context.Context) iter.Seq[core.Part] {
@@ -207,6 +214,7 @@ func TestServeMethods(t *testing.T) {
 	}
 }
 
+// TestServeOptionsValidated: Handler panics on invalid options.
 func TestServeOptionsValidated(t *testing.T) {
 	defer func() {
 		if recover() == nil {
@@ -216,6 +224,8 @@ func TestServeOptionsValidated(t *testing.T) {
 	core.Handler(nil, &core.Options{Boundary: "has space"})
 }
 
+// TestServeModes: the wire mode follows the User-Agent; the mx query
+// parameter overrides it when it names a mode.
 func TestServeModes(t *testing.T) {
 	srv := newServer(t, core.Handler(partsSource(core.JPEG([]byte("jpg"))), &core.Options{Boundary: "B"}), false)
 	c := srv.Client()
@@ -238,6 +248,8 @@ func TestServeModes(t *testing.T) {
 	}
 }
 
+// TestServeClientLeaves: when the client leaves, the source learns it from
+// ctx at once and Serve returns nil.
 func TestServeClientLeaves(t *testing.T) {
 	eachProto(t, func(t *testing.T, http2 bool) {
 		// The producer waits an hour between parts: it must learn from
@@ -269,6 +281,9 @@ func TestServeClientLeaves(t *testing.T) {
 	})
 }
 
+// TestServeOutlivesServerWriteTimeout: a stream outlasts
+// http.Server.WriteTimeout, because Serve moves the write deadline as parts
+// go out.
 func TestServeOutlivesServerWriteTimeout(t *testing.T) {
 	src := newTimedSource(8, 100*time.Millisecond)
 	srv := httptest.NewUnstartedServer(core.Handler(src.Source, nil))
@@ -321,6 +336,8 @@ func TestServeDropsStalledClient(t *testing.T) {
 	}
 }
 
+// TestServePanickingSource: a source that panics cuts its stream and is
+// logged. The server goes on serving.
 func TestServePanickingSource(t *testing.T) {
 	var logged logBuffer
 	h := core.Handler(func(ctx context.Context) iter.Seq[core.Part] {
@@ -416,6 +433,8 @@ func TestEndOnShutdown(t *testing.T) {
 	}
 }
 
+// TestServeNotFlushable: Serve refuses a ResponseWriter that cannot flush
+// (http.ErrNotSupported) without pulling the source.
 func TestServeNotFlushable(t *testing.T) {
 	rec := struct{ http.ResponseWriter }{httptest.NewRecorder()}
 	err := core.Serve(rec, httptest.NewRequest("GET", "/", nil), func(ctx context.Context) iter.Seq[core.Part] {

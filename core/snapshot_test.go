@@ -13,6 +13,9 @@ import (
 	"github.com/mxreplace/mx/core"
 )
 
+// TestSnapshotHandler: the handler answers with the latest part as a plain
+// response. A GET before the first part waits for it. Only safe header
+// fields are copied. HEAD gets the headers; other methods get 405.
 func TestSnapshotHandler(t *testing.T) {
 	b := &core.Broadcaster{}
 	srv := newServer(t, b.SnapshotHandler(), false)
@@ -109,6 +112,8 @@ func TestSnapshotHandler(t *testing.T) {
 	}
 }
 
+// TestSnapshotHandlerWaiting: a request waiting for the first part ends
+// when its client gives up, and gets 503 when the Broadcaster shuts down.
 func TestSnapshotHandlerWaiting(t *testing.T) {
 	b := &core.Broadcaster{}
 	srv := newServer(t, b.SnapshotHandler(), false)
