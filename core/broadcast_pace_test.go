@@ -176,13 +176,12 @@ func TestBroadcastIdleRepeat(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := &core.Broadcaster{IdleRepeat: time.Second}
 		sub := subscribe(t, b, 0)
-		start := time.Now()
 		// Nothing to repeat before the first part.
 		time.Sleep(5 * time.Second)
 		if n := len(sub.receipts()); n != 0 {
 			t.Fatalf("%d parts before any Publish", n)
 		}
-		start = time.Now()
+		start := time.Now()
 		b.Publish(seqPart(1, 100))
 		time.Sleep(2500 * time.Millisecond) // repeats at 1s and 2s
 		b.Publish(seqPart(2, 100))          // at 2.5s

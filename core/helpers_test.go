@@ -11,6 +11,7 @@ import (
 	"log"
 	"log/slog"
 	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -401,4 +402,43 @@ func lookPath(t testing.TB, name, pkg string) string {
 		t.Skipf("%s not installed (apt-get install %s): skipping", name, pkg)
 	}
 	return p
+}
+
+// lastPart returns p marked as the last part of its stream.
+func lastPart(p core.Part) core.Part {
+	p.Last = true
+	return p
+}
+
+// countMultipart reads r with mime/multipart and returns the number of parts
+// before io.EOF, or the error that ended it.
+func countMultipart(r io.Reader, boundary string) (int, error) {
+	mr := multipart.NewReader(r, boundary)
+	n := 0
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if _, err := io.Copy(io.Discard, p); err != nil {
+			return n, err
+		}
+		n++
+	}
+}
+
+// streamBoundary returns the boundary Serve uses by default, which every
+// Broadcaster frames its parts for.
+func streamBoundary(t *testing.T) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	core.Serve(rec, httptest.NewRequest(http.MethodHead, "/", nil), nil, nil)
+	_, b, ok := strings.Cut(rec.Header().Get("Content-Type"), "boundary=")
+	if !ok {
+		t.Fatalf("no boundary in %q", rec.Header().Get("Content-Type"))
+	}
+	return b
 }

@@ -437,10 +437,14 @@ func TestEndOnShutdown(t *testing.T) {
 // (http.ErrNotSupported) without pulling the source.
 func TestServeNotFlushable(t *testing.T) {
 	rec := struct{ http.ResponseWriter }{httptest.NewRecorder()}
+	var log logBuffer
 	err := core.Serve(rec, httptest.NewRequest("GET", "/", nil), func(ctx context.Context) iter.Seq[core.Part] {
 		return func(yield func(core.Part) bool) { t.Error("source pulled") }
-	}, nil)
+	}, &core.Options{Logger: log.logger()})
 	if !errors.Is(err, http.ErrNotSupported) {
 		t.Fatalf("Serve = %v", err)
+	}
+	if !strings.Contains(log.String(), "cannot flush") {
+		t.Errorf("log %q", log.String())
 	}
 }
