@@ -46,13 +46,6 @@ func paced(gap time.Duration, mark func(int), parts ...core.Part) core.Source {
 	}
 }
 
-// svgFrame is an SVG image of one colour, 160x120.
-func svgFrame(c [3]uint8) core.Part {
-	s := fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="160" height="120"><rect width="160" height="120" fill="rgb(%d,%d,%d)"/></svg>`, c[0], c[1], c[2])
-	p, _ := core.NewPart("image/svg+xml", []byte(s))
-	return p
-}
-
 // TestAdvanceTypesWebKit: WebKit reads a top-level stream whose parts go
 // HTML, text, PNG, HTML, text in advance mode: each part is shown, under
 // its own type (document.contentType), never under the one before.
