@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -283,4 +284,59 @@ document.dispatchEvent(new Event("visibilitychange"))`, nil)
 			})
 		})
 	})
+}
+
+// TestLeaveStreamPage: a browser that visits a stream and then goes to
+// another page lets the stream go at once (WebKit kept a natively shown
+// stream open for about 100 s; through the viewer page it is a fetch that
+// ends with its document). With MX_BROWSER_TABLE=1 it also measures the
+// native stream per mode, asserting nothing.
+func TestLeaveStreamPage(t *testing.T) {
+	eachEngine(t, func(t *testing.T, d driver) {
+		took, ok := leaveAfter(t, d, "/", 2*time.Second)
+		if !ok {
+			t.Fatalf("the stream was not let go within 2 s of leaving the page")
+		}
+		t.Logf("the server saw the viewer leave %v after the navigation started", took)
+		if os.Getenv("MX_BROWSER_TABLE") != "" {
+			for _, path := range []string{"/?mx=length", "/?mx=advance"} {
+				took, ok := leaveAfter(t, d, path, 5*time.Second)
+				t.Logf("TABLE %s leave %s: let go %v after %v", t.Name(), path, ok, took)
+			}
+		}
+	})
+}
+
+// leaveAfter serves a Broadcaster at path, has d visit it and then another
+// page, and reports whether and when the server saw the viewer leave.
+func leaveAfter(t *testing.T, d driver, path string, wait time.Duration) (time.Duration, bool) {
+	var b core.Broadcaster
+	b.Publish(core.HTML("<!doctype html><h1>a pushed page</h1><!--" + strings.Repeat(" ", 700) + "-->"))
+	mux := http.NewServeMux()
+	mux.Handle("/{$}", core.Handler(b.Subscribe, nil))
+	mux.HandleFunc("/other", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "<p>other") })
+	s := restartable{h: mux}
+	s.start(t)
+	defer s.stop()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		b.Shutdown(ctx)
+		cancel()
+	}()
+	ctx := context.Background()
+	if err := d.Navigate(ctx, "http://"+s.addr+path); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 20*time.Second, "viewer connected", func() bool { return b.Stats().Viewers == 1 })
+	start := time.Now()
+	if err := d.Navigate(ctx, "http://"+s.addr+"/other"); err != nil {
+		t.Fatal(err)
+	}
+	for time.Since(start) < wait {
+		if b.Stats().Viewers == 0 {
+			return time.Since(start), true
+		}
+		time.Sleep(20 * time.Millisecond) // pacing only
+	}
+	return time.Since(start), false
 }
