@@ -334,11 +334,10 @@ func (b *Broadcaster) Stats() Stats {
 	}
 }
 
-// Shutdown ends every viewer's sequence, so that each stream ends cleanly
-// (a viewer that did not have the last part published gets it first, even
-// within its MaxFPS interval), refuses further parts, and waits until every
-// subscription has returned or ctx is done. New subscriptions get an empty
-// stream.
+// Shutdown ends every viewer's stream cleanly and refuses further parts.
+// A viewer that has not had the latest part gets it first, as its last,
+// even within its MaxFPS interval. Shutdown waits until every subscription
+// has returned or ctx is done. Later subscriptions get an empty stream.
 func (b *Broadcaster) Shutdown(ctx context.Context) error {
 	b.init()
 	b.mu.Lock()
