@@ -55,7 +55,8 @@ type Options struct {
 	// each part on time; everyone else gets the stream. A client whose
 	// Accept names multipart/mixed gets the stream as multipart/mixed
 	// whatever Page says. The query parameter ModeParam overrides it per
-	// request (see ParamPage).
+	// request (see ParamPage). A route of images only (MJPEG) may set
+	// PageOff: Chromium and WebKit show it natively as an image.
 	Page PagePolicy
 	// Logger receives what Serve cannot answer with a status: a source
 	// that panicked, a part that was skipped. Default: slog.Default().
