@@ -34,6 +34,14 @@ func framePNGs(t *testing.T) [][]byte {
 		for i := 0; i < len(img.Pix); i += 4 {
 			img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, 255
 		}
+		// A noisy corner makes the frame a few KB, like a camera's: WebKit
+		// waits for 512 bytes before it shows anything.
+		for y := range 32 {
+			for x := range 32 {
+				v := uint8((x*7919 + y*104729 + int(c.R)*31) % 251)
+				img.SetNRGBA(x, y, color.NRGBA{v, v ^ 0x5a, v ^ 0xa5, 255})
+			}
+		}
 		var b bytes.Buffer
 		if err := png.Encode(&b, img); err != nil {
 			t.Fatal(err)
