@@ -26,7 +26,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mxreplace/mx/internal/testpattern"
+	"github.com/mxreplace/mx/examples/testpattern"
 )
 
 // Server is one of the compared servers. Publish and Serve may be called
