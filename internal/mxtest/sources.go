@@ -1,4 +1,4 @@
-package demotest
+package mxtest
 
 import (
 	"bytes"
@@ -143,7 +143,7 @@ func (b *Blocker) CheckDisconnect(t testing.TB, c *http.Client, url string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	resp := Do(t, c, ctx, http.MethodGet, url, nil)
+	resp := Do(t, c, ctx, http.MethodGet, url)
 	st := Open(t, resp, resp.Body)
 	if a, ok := st.Next(t, 10*time.Second); !ok || string(a.Part.Body) != "first" {
 		t.Fatalf("first part: %q (ok %v), want \"first\"", a.Part.Body, ok)
@@ -198,7 +198,7 @@ func (r *Timed) Yields() []time.Time {
 func PanicAfterFirst(ctx context.Context) iter.Seq[core.Part] {
 	return func(yield func(core.Part) bool) {
 		if yield(core.Text("first")) {
-			panic("demotest: source panics on purpose")
+			panic("mxtest: source panics on purpose")
 		}
 	}
 }

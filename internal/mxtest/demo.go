@@ -1,9 +1,14 @@
-package demotest
+package mxtest
 
 import (
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
 	"testing"
 	"time"
 
+	"github.com/mxreplace/mx/core"
 	"github.com/mxreplace/mx/examples/demo"
 )
 
@@ -67,5 +72,36 @@ func CheckDemo(t testing.TB, got []Arrival, yields []time.Time) {
 			t.Errorf("part %d arrived %v after part %d was produced, want before",
 				i, got[i].At.Sub(yields[i+1]), i+1)
 		}
+	}
+}
+
+// CheckDemoWire reads a whole demo response with Go's mime/multipart. It
+// checks that the reader sees exactly the demo's parts, then io.EOF. So
+// the stream ends with the close delimiter right after the last body.
+func CheckDemoWire(t testing.TB, resp *http.Response) {
+	t.Helper()
+	boundary := CheckHeaders(t, resp)
+	mr := multipart.NewReader(resp.Body, boundary)
+	steps := demo.Steps()
+	for i := 0; ; i++ {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			if i != len(steps) {
+				t.Errorf("mime/multipart read %d parts, then io.EOF; want %d", i, len(steps))
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("mime/multipart, part %d: %v", i, err)
+		}
+		body, err := io.ReadAll(p)
+		if err != nil {
+			t.Fatalf("mime/multipart, part %d: %v", i, err)
+		}
+		if i >= len(steps) {
+			t.Fatalf("mime/multipart read part %d (%q), want %d parts", i, body, len(steps))
+		}
+		got := core.Part{Header: textproto.MIMEHeader(p.Header), Body: body}
+		CheckPart(t, i, got, steps[i].Part)
 	}
 }
