@@ -1,5 +1,5 @@
-// Package loadbench holds the servers of the fan-out comparison (DESIGN.md
-// section 5): the same pre-encoded JPEG frames, with the same part headers
+// Package loadbench holds the servers of the fan-out comparison, which
+// measures mx against a plain TCP server: the same pre-encoded JPEG frames, with the same part headers
 // (Content-Type: image/jpeg, Content-Length, X-Timestamp with the publish
 // time in Unix seconds and microseconds), served by
 //
