@@ -1,7 +1,8 @@
 // Package loadbench holds the servers of the fan-out comparison, which
-// measures mx against a plain TCP server: the same pre-encoded JPEG frames, with the same part headers
-// (Content-Type: image/jpeg, Content-Length, X-Timestamp with the publish
-// time in Unix seconds and microseconds), served by
+// measures mx against a plain TCP server. Each serves the same pre-encoded
+// JPEG frames with the same part headers (Content-Type: image/jpeg,
+// Content-Length, X-Timestamp with the publish time in Unix seconds and
+// microseconds):
 //
 //   - "mx": a core.Broadcaster behind core.Handler(b.Subscribe, nil) on
 //     net/http, default options;
