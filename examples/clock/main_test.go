@@ -1,11 +1,8 @@
 package main
 
 import (
-	"os"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/mxreplace/mx/internal/mxtest"
 )
@@ -13,10 +10,7 @@ import (
 var app = mxtest.Binary{Pkg: "."}
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		app.Remove()
-		os.Exit(code)
-	}))
+	mxtest.Main(m, &app)
 }
 
 // TestClock: a part a second, each a heading with the time, and a clean

@@ -2,10 +2,7 @@ package main
 
 import (
 	"log/slog"
-	"os"
 	"testing"
-
-	"go.uber.org/goleak"
 
 	"github.com/mxreplace/mx/internal/mxtest"
 )
@@ -14,10 +11,7 @@ var app = mxtest.Binary{Pkg: "."}
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.DiscardHandler)) // RequestLogger's output
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		app.Remove()
-		os.Exit(code)
-	}))
+	mxtest.Main(m, &app)
 }
 
 // TestRouter: the demo app contract through the router, in this process.

@@ -2,11 +2,9 @@ package main
 
 import (
 	"io"
-	"os"
 	"testing"
 
 	"github.com/gin-gonic/gin"
-	"go.uber.org/goleak"
 
 	"github.com/mxreplace/mx/internal/mxtest"
 )
@@ -16,10 +14,7 @@ var app = mxtest.Binary{Pkg: "."}
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
 	gin.DefaultWriter, gin.DefaultErrorWriter = io.Discard, io.Discard
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		app.Remove()
-		os.Exit(code)
-	}))
+	mxtest.Main(m, &app)
 }
 
 // TestRouter: the demo app contract through the router, in this process.

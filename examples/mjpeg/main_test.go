@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/mxreplace/mx/core"
 	"github.com/mxreplace/mx/internal/mxtest"
 )
@@ -19,10 +17,7 @@ import (
 var app = mxtest.Binary{Pkg: "."}
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		app.Remove()
-		os.Exit(code)
-	}))
+	mxtest.Main(m, &app)
 }
 
 // start runs a small, fast camera with extra flags and returns its URL.

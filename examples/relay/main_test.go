@@ -6,15 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/mxreplace/mx/core"
 	"github.com/mxreplace/mx/examples/testpattern"
@@ -25,10 +22,7 @@ import (
 var app = mxtest.Binary{Pkg: "."}
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		app.Remove()
-		os.Exit(code)
-	}))
+	mxtest.Main(m, &app)
 }
 
 // upstreamServer is a test camera: a Broadcaster served at /stream by an

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // Binary is a main package built once per test binary, on first use.
@@ -171,4 +173,15 @@ func Run(t testing.TB, path string, args ...string) (int, string) {
 		t.Fatalf("%q still running after 20 s: %s", args, out)
 	}
 	return cmd.ProcessState.ExitCode(), string(out)
+}
+
+// Main runs the tests of a package that builds programs, for TestMain. It
+// checks for leaked goroutines, then removes the built programs.
+func Main(m *testing.M, bins ...*Binary) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		for _, b := range bins {
+			b.Remove()
+		}
+		os.Exit(code)
+	}))
 }
