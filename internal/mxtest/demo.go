@@ -12,9 +12,9 @@ import (
 	"github.com/mxreplace/mx/examples/demo"
 )
 
-// Slack is how much earlier than the demo's schedule a part may arrive
-// (relative to the previous one) before CheckDemo fails: clients stamp a
-// part when they read it, and a busy machine delays some reads more than
+// Slack is how much earlier than the demo's schedule a part may arrive,
+// after the previous one, before CheckDemo fails. Clients stamp a part
+// when they read it, and a busy machine delays some reads more than
 // others.
 const Slack = 100 * time.Millisecond
 
@@ -27,8 +27,8 @@ var DemoDuration = func() time.Duration {
 	return d
 }()
 
-// CheckDemoParts checks that got holds the demo's parts (demo.Steps) in
-// order, with their types, lengths and bodies.
+// CheckDemoParts checks that got holds the demo's parts, demo.Steps, in
+// order. Types, lengths and bodies must match.
 func CheckDemoParts(t testing.TB, got []Arrival) {
 	t.Helper()
 	steps := demo.Steps()
@@ -40,11 +40,11 @@ func CheckDemoParts(t testing.TB, got []Arrival) {
 	}
 }
 
-// CheckDemo checks the parts (CheckDemoParts) and that they arrived on the
-// demo's schedule, one by one: each at least its predecessor's pause (less
-// Slack) after it, so none was held back and sent with the next one. When
-// yields (the times the source produced each part, see Timed) is not nil,
-// it also checks that each part arrived before the next was produced.
+// CheckDemo checks the parts with CheckDemoParts. They must arrive on the
+// demo's schedule, one by one: each at least its predecessor's pause,
+// less Slack, after it. So none was held back and sent with the next one.
+// yields, when not nil, holds the times the source produced each part
+// (see Timed). Then each part must arrive before the next was produced.
 func CheckDemo(t testing.TB, got []Arrival, yields []time.Time) {
 	t.Helper()
 	CheckDemoParts(t, got)

@@ -48,11 +48,11 @@ return {type: d.contentType, ready: d.readyState,
   text: e ? (typeof e.innerText === "string" ? e.innerText : e.textContent || "") : "",
   img: i ? {complete: i.complete, width: i.naturalWidth} : null};`
 
-// CheckDemoFirefox opens the demo app h in headless Firefox (driven through
-// Marionette), logs what the page shows while the stream runs, checks that
-// it showed both text parts, and that after the stream's end (the document
-// complete) it shows the final heading and the image. It skips when Firefox
-// is not installed.
+// CheckDemoFirefox opens the demo app h in headless Firefox, driven
+// through Marionette. It logs what the page shows while the stream runs.
+// Firefox must show both text parts. After the stream's end, with the
+// document complete, it must show the final heading and the image. It
+// skips when Firefox is not installed.
 func CheckDemoFirefox(t *testing.T, name string, h http.Handler) {
 	browser.Firefox(t)
 	srv := httptest.NewServer(h)

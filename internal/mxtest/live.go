@@ -29,10 +29,11 @@ type Frame struct {
 	Received time.Time
 }
 
-// Frames reads n parts of the stream in resp and checks each one: an
-// image/jpeg with a Content-Length equal to its body's length, a valid
-// X-Timestamp that is not in the future, and a body that decodes. The
-// counter is read when the frames carry the test pattern (pattern true).
+// Frames reads n parts of the stream in resp and checks each one. A part
+// is an image/jpeg whose Content-Length is its body's length. Its
+// X-Timestamp is valid and not in the future, and its body decodes. With
+// pattern true, the frames carry the test pattern, and Frames reads their
+// counters.
 func Frames(t testing.TB, resp *http.Response, n int, pattern bool) []Frame {
 	t.Helper()
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK {
@@ -72,8 +73,8 @@ func Frames(t testing.TB, resp *http.Response, n int, pattern bool) []Frame {
 	return nil
 }
 
-// CheckIncreasing checks that frame counters and timestamps never go back,
-// and that the counter moved forward.
+// CheckIncreasing checks that frame counters and timestamps never go back.
+// The counter must move forward.
 func CheckIncreasing(t testing.TB, frames []Frame) {
 	t.Helper()
 	for i := 1; i < len(frames); i++ {
@@ -100,8 +101,8 @@ func ParseTimestamp(s string) (time.Time, error) {
 	return time.Unix(sec, usec*1000), nil
 }
 
-// Timestamp parses an X-Timestamp value (see ParseTimestamp). It fails the
-// test for a malformed one or one more than a minute away from now.
+// Timestamp parses an X-Timestamp value with ParseTimestamp. It fails the
+// test for a malformed one, or one more than a minute away from now.
 func Timestamp(t testing.TB, s string) time.Time {
 	t.Helper()
 	ts, err := ParseTimestamp(s)
@@ -139,8 +140,9 @@ func (f Frame) String() string {
 	return fmt.Sprintf("frame %d (%d bytes, stamped %s)", f.Counter, len(f.Part.Body), f.Part.Header.Get(core.TimestampHeader))
 }
 
-// FFmpeg has ffmpeg read n frames of the MJPEG stream at url (-f mpjpeg)
-// and returns them decoded (ffmpeg writes them as PNG). ffmpeg must exit 0.
+// FFmpeg has ffmpeg read n frames of the MJPEG stream at url, with -f
+// mpjpeg. It returns them decoded; ffmpeg writes them as PNG. ffmpeg must
+// exit 0.
 func FFmpeg(t testing.TB, url string, n int) []image.Image {
 	t.Helper()
 	bin := Tool(t, "ffmpeg")
