@@ -80,6 +80,9 @@ func main() {
 		}
 	}
 	checkAccess(*user, *pass, *origin)
+	if os.Getenv(gin.EnvGinMode) == "" {
+		gin.SetMode(gin.ReleaseMode) // no route dump; GIN_MODE=debug for one
+	}
 
 	// One Broadcaster for all viewers: X-Timestamp on every part, the
 	// latest frame again after a second without a new one, and no
