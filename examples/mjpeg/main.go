@@ -4,13 +4,19 @@
 //
 //	go run ./examples/mjpeg [-addr :8080] [-fps 10] [-size 640x480] [-quality 75]
 //	                        [-dir DIR] [-user U -pass P] [-allow-origin ORIGIN]
+//	                        [-tls [-cert FILE -key FILE]]
 //
 // Routes:
 //
 //	GET /          a page showing the stream in an <img>
+//	GET /tiles     a page with n tiles of the stream (?n=12, at most 64)
 //	GET /stream    the MJPEG stream: image/jpeg parts with Content-Length and
 //	               X-Timestamp (Unix seconds with microseconds, taken at publish)
 //	GET /snapshot  the latest frame as one image/jpeg
+//
+// Browsers open at most 6 HTTP/1.1 connections per host, so over HTTP/1.1
+// only 6 tiles play. -tls serves HTTPS with HTTP/2, where every tile
+// plays: with -cert and -key, or a self-signed certificate made at start.
 //
 // The test pattern shows the frame number in big digits, so a screenshot
 // tells which frame a browser shows. -dir DIR plays the *.jpg and *.jpeg
@@ -27,6 +33,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"html/template"
@@ -36,6 +43,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +53,7 @@ import (
 
 	"github.com/mxreplace/mx/core"
 	"github.com/mxreplace/mx/echomx"
+	"github.com/mxreplace/mx/examples/devcert"
 )
 
 func main() {
@@ -60,6 +69,9 @@ func main() {
 	user := flag.String("user", "", "require HTTP Basic auth as `name` (with -pass)")
 	pass := flag.String("pass", "", "HTTP Basic auth `password` (with -user)")
 	origin := flag.String("allow-origin", "", "allow CORS from `ORIGIN`, such as https://example.com, or *")
+	useTLS := flag.Bool("tls", false, "serve HTTPS and HTTP/2 (a self-signed certificate unless -cert and -key)")
+	certFile := flag.String("cert", "", "TLS certificate `file` (PEM), with -tls")
+	keyFile := flag.String("key", "", "TLS key `file` (PEM), with -tls")
 	flag.Parse()
 
 	// The frames: the test pattern, or the files of -dir.
@@ -99,6 +111,7 @@ func main() {
 	}
 	getHead := []string{http.MethodGet, http.MethodHead}
 	e.Match(getHead, "/", func(c echo.Context) error { return cam.page(c.Response(), c.Request()) })
+	e.Match(getHead, "/tiles", func(c echo.Context) error { return tiles(c.Response(), c.Request()) })
 	e.Match(getHead, "/stream", echomx.Stream(b.Subscribe))
 	e.Match(getHead, "/snapshot", echo.WrapHandler(b.SnapshotHandler()))
 
@@ -113,7 +126,18 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("mx camera listening on %s\n", browserURL(ln.Addr()))
+	scheme := "http"
+	if *useTLS { // browsers speak HTTP/2 over TLS only
+		cfg, note, err := devcert.Config(*certFile, *keyFile)
+		if err != nil {
+			fail("%v", err)
+		}
+		ln, scheme = tls.NewListener(ln, cfg), "https"
+		fmt.Printf("mx camera: %s\n", note)
+	} else if *certFile != "" || *keyFile != "" {
+		fail("-cert and -key go with -tls")
+	}
+	fmt.Printf("mx camera listening on %s\n", browserURL(scheme, ln.Addr()))
 	// NewServer sets timeouts and header limits that are safe to expose.
 	if err := core.Run(ctx, core.NewServer(*addr, e), ln); err != nil {
 		log.Fatal(err)
@@ -171,12 +195,34 @@ func (c *camera) page(w http.ResponseWriter, r *http.Request) error {
 	}{c, strings.ToLower(mode)})
 }
 
+var tilesHTML = template.Must(template.New("tiles").Parse(`<!doctype html>
+<meta charset="utf-8"><title>mx camera: {{len .}} tiles</title>
+<style>body { margin: 0; background: #15171c; display: grid; gap: 4px;
+grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)) } img { width: 100%; display: block }</style>
+{{range .}}<img src="/stream?tile={{.}}" alt="tile {{.}}">
+{{end}}`))
+
+// tiles writes a page with ?n= tiles of the stream (default 12). Each tile
+// has its own URL, so that the browser opens one stream per tile.
+func tiles(w http.ResponseWriter, r *http.Request) error {
+	n, err := strconv.Atoi(r.URL.Query().Get("n"))
+	if err != nil || n < 1 || n > 64 {
+		n = 12
+	}
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = i + 1
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	return tilesHTML.Execute(w, ids)
+}
+
 // browserURL returns the address as a URL a browser on this machine can
 // open.
-func browserURL(a net.Addr) string {
+func browserURL(scheme string, a net.Addr) string {
 	host, port, _ := net.SplitHostPort(a.String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/"
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -229,4 +231,47 @@ func TestAccess(t *testing.T) {
 func TestSafe(t *testing.T) {
 	t.Parallel()
 	mxtest.CheckSafeServer(t, &app, "/stream", "-fps", "30", "-size", "1280x720")
+}
+
+// TestTiles: /tiles has n tiles of the stream, each with its own URL, so
+// that a browser opens one stream per tile.
+func TestTiles(t *testing.T) {
+	t.Parallel()
+	base := start(t)
+	c := mxtest.Client(t)
+	for _, tc := range []struct {
+		query string
+		n     int
+	}{{"", 12}, {"?n=3", 3}, {"?n=64", 64}, {"?n=0", 12}, {"?n=x", 12}, {"?n=65", 12}} {
+		body := string(mxtest.ReadAll(t, mxtest.Get(t, c, base+"/tiles"+tc.query)))
+		if got := strings.Count(body, `<img src="/stream?tile=`); got != tc.n {
+			t.Errorf("/tiles%s: %d tiles, want %d", tc.query, got, tc.n)
+		}
+		if !strings.Contains(body, fmt.Sprintf(`src="/stream?tile=%d"`, tc.n)) {
+			t.Errorf("/tiles%s: no tile %d", tc.query, tc.n)
+		}
+	}
+}
+
+// TestTLS: with -tls the camera serves HTTPS and HTTP/2 with a self-signed
+// certificate, and prints an https:// URL.
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	base := start(t, "-tls")
+	if !strings.HasPrefix(base, "https://") {
+		t.Fatalf("URL %q, want https://", base)
+	}
+	c := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, // self-signed
+		ForceAttemptHTTP2: true,
+	}}
+	defer c.CloseIdleConnections()
+	resp := mxtest.Get(t, c, base+"/stream")
+	if resp.ProtoMajor != 2 {
+		t.Errorf("stream over %s, want HTTP/2", resp.Proto)
+	}
+	mxtest.CheckIncreasing(t, mxtest.Frames(t, resp, 3, true))
+	if code, out := mxtest.Run(t, app.Path(t), "-cert", "x.pem"); code != 2 || !strings.Contains(out, "-tls") {
+		t.Errorf("-cert without -tls: exit %d, %q", code, out)
+	}
 }

@@ -53,7 +53,7 @@ func (b *Binary) Remove() {
 // Proc is a running program.
 type Proc struct {
 	Cmd *exec.Cmd
-	// URL is the base URL from the program's first http:// line, such as
+	// URL is the base URL from the program's first http:// or https:// line, such as
 	// "http://127.0.0.1:41234", without a trailing slash.
 	URL string
 
@@ -62,7 +62,7 @@ type Proc struct {
 	exitedAt  time.Time
 }
 
-var urlRE = regexp.MustCompile(`http://[^\s/]+`)
+var urlRE = regexp.MustCompile(`https?://[^\s/]+`)
 
 // Start runs the program at path with args and waits for its URL line.
 // It adds "-addr 127.0.0.1:0" unless args hold -addr. The process is
