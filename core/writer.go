@@ -73,8 +73,9 @@ const (
 	// part just sent, with no Content-Length. Chromium and WebKit show part
 	// N only once part N+1's header block has arrived, so this mode makes
 	// them show the newest part at once rather than one behind. When the
-	// next part's type differs, the announced part ends empty and the next
-	// part gets its own header block: no part goes out under another's type.
+	// next part's type differs, the announced part carries the last part
+	// again, and the next part gets its own header block: no part goes out
+	// under another's type.
 	ModeAdvance
 )
 
@@ -202,8 +203,8 @@ func (w *Writer) Mode() Mode { return w.mode }
 //
 // In [ModeAdvance], a part whose Content-Type differs from the one
 // announced in advance is not written under the announced type: the
-// announced part is ended empty, and p follows with its own full header
-// block.
+// announced part carries the last part again, and p follows with its own
+// full header block.
 func (w *Writer) WritePart(p Part) error {
 	if w.err != nil {
 		return w.err
@@ -237,7 +238,13 @@ func (w *Writer) WritePart(p Part) error {
 			b = appendAdvance(b, ct)
 		}
 	} else if w.mode == ModeAdvance && ct != w.next {
-		b = appendDelim(b, w.boundary, false) // the announced part ends empty
+		// The part announced in advance has the last part's type: it
+		// carries the last part again. An empty part would break an <img>
+		// for good in Chromium and WebKit.
+		if err := w.write(w.last.Body); err != nil {
+			return err
+		}
+		b = appendDelim(b, w.boundary, false)
 		header = true
 	}
 	w.started = true
