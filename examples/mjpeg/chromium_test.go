@@ -231,7 +231,8 @@ func TestChromiumPage(t *testing.T) {
 }
 
 // TestChromiumImageDocument takes screenshots of /stream itself as the
-// top-level document (Chromium's image viewer), taken --timeout after
+// top-level document (Chromium's image viewer: ?mx=stream, since a plain
+// visit gets core's viewer page, which internal/browser tests), taken --timeout after
 // navigation starts: lo is the /stream request plus the timeout, less
 // 150 ms (navigation starts a little before the request; measured
 // screenshots come 30-90 ms after request + timeout). Chromium's start-up
@@ -246,7 +247,7 @@ func TestChromiumImageDocument(t *testing.T) {
 	for _, tc := range []struct {
 		path   string
 		behind uint64
-	}{{"/stream", 0}, {"/stream?mx=length", 1}} {
+	}{{"/stream?mx=stream", 0}, {"/stream?mx=length", 1}} {
 		name := "image document " + tc.path
 		counted := false
 		for attempt := 1; attempt <= 4 && !counted; attempt++ {
