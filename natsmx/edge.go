@@ -1,0 +1,310 @@
+package natsmx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/mxreplace/mx/core"
+)
+
+// Defaults of EdgeOptions.
+const (
+	DefaultPendingParts  = 4
+	DefaultLatestTimeout = 2 * time.Second
+)
+
+// EdgeOptions configures an Edge. A nil *EdgeOptions means the defaults.
+type EdgeOptions struct {
+	// IdleRepeat and MaxFPS set the fields of the same name of the Edge's
+	// local core.Broadcaster. Default 0 (never, no cap).
+	IdleRepeat time.Duration
+	MaxFPS     float64
+	// PendingParts bounds the parts the NATS subscription holds while the
+	// Edge is busy; NATS drops newer ones beyond it (counted in
+	// EdgeStats.Lost). Default DefaultPendingParts.
+	PendingParts int
+	// LatestTimeout bounds a request for the latest part. Default
+	// DefaultLatestTimeout.
+	LatestTimeout time.Duration
+	// ErrorLog receives what the Edge cannot pass on (a message that is
+	// not a valid part, a failed subscription). Default: the log package's
+	// standard logger.
+	ErrorLog *log.Logger
+}
+
+// EdgeStats counts what an Edge did: its local Broadcaster's counters
+// (viewers, parts published and sent), and its own.
+type EdgeStats struct {
+	core.Stats
+	Subscribed bool   // the Edge holds its NATS subscription now
+	Received   uint64 // parts received, live or as the latest part
+	Stale      uint64 // received parts not newer than one already published
+	Lost       uint64 // parts NATS dropped because the Edge fell behind
+	Invalid    uint64 // messages that were not valid parts
+}
+
+// Edge serves the parts of a NATS subject to local viewers through a local
+// core.Broadcaster: Subscribe is a core.Source with every property of
+// core.Broadcaster.Subscribe (latest part wins, no copy per viewer, clean
+// end at Shutdown). Part headers come as the Origin sent them, X-Timestamp
+// included.
+//
+// The Edge subscribes to the subject when its first viewer comes, asks the
+// Origin for the latest part at once (and again after a reconnect), and
+// unsubscribes when its last viewer leaves. Parts older than one already
+// published are dropped, so viewers get an Origin's parts in order and
+// never twice.
+//
+// An Edge is safe for concurrent use.
+type Edge struct {
+	nc      *nats.Conn
+	subject string
+	opts    EdgeOptions
+	b       core.Broadcaster
+
+	mu      sync.Mutex // guards the fields below; held while publishing to b, for order
+	viewers int
+	closed  bool
+	sub     *nats.Subscription
+	cancel  context.CancelFunc // ends the current subscription's goroutine
+	origin  string             // OriginHeader of the newest part published
+	seq     uint64             // its SeqHeader
+	wg      sync.WaitGroup
+
+	received, stale, lost, invalid atomic.Uint64
+}
+
+// NewEdge returns an Edge for subject on nc. The subject must be a literal
+// NATS subject. Nothing is subscribed before the first viewer.
+func NewEdge(nc *nats.Conn, subject string, opts *EdgeOptions) (*Edge, error) {
+	if nc == nil {
+		return nil, errors.New("natsmx: NewEdge needs a connection")
+	}
+	if err := checkSubject(subject); err != nil {
+		return nil, err
+	}
+	e := &Edge{nc: nc, subject: subject}
+	if opts != nil {
+		e.opts = *opts
+	}
+	if e.opts.PendingParts <= 0 {
+		e.opts.PendingParts = DefaultPendingParts
+	}
+	if e.opts.LatestTimeout <= 0 {
+		e.opts.LatestTimeout = DefaultLatestTimeout
+	}
+	if e.opts.ErrorLog == nil {
+		e.opts.ErrorLog = log.Default()
+	}
+	e.b.IdleRepeat, e.b.MaxFPS = e.opts.IdleRepeat, e.opts.MaxFPS
+	return e, nil
+}
+
+// Subscribe is a core.Source: each call is one viewer, which gets the
+// latest part at once (if any), then each newer part as it can take it.
+// The sequence ends when ctx is done or the Edge shuts down. Use it as
+// core.Handler(e.Subscribe, nil).
+func (e *Edge) Subscribe(ctx context.Context) iter.Seq[core.Part] {
+	parts := e.b.Subscribe(ctx) // now, so that Serve learns the boundary
+	return func(yield func(core.Part) bool) {
+		if !e.join() {
+			return
+		}
+		defer e.leave()
+		for p := range parts {
+			if !yield(p) {
+				return
+			}
+		}
+	}
+}
+
+// join counts a viewer in, subscribing for the first one. It returns false
+// when the Edge is shut down or cannot subscribe.
+func (e *Edge) join() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	if e.viewers == 0 {
+		if err := e.subscribe(); err != nil {
+			e.opts.ErrorLog.Printf("%v", err)
+			return false
+		}
+	}
+	e.viewers++
+	return true
+}
+
+// leave counts a viewer out, unsubscribing after the last one.
+func (e *Edge) leave() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.viewers--
+	if e.viewers == 0 {
+		e.unsubscribe()
+	}
+}
+
+// subscribe subscribes to the subject and starts the goroutine that asks
+// for the latest part now and after each reconnect. e.mu is held.
+func (e *Edge) subscribe() error {
+	sub, err := e.nc.Subscribe(e.subject, e.receive)
+	if err != nil {
+		return fmt.Errorf("natsmx: subscribe %s: %w", e.subject, err)
+	}
+	sub.SetPendingLimits(e.opts.PendingParts, -1)
+	// Ask for the status first, so that a reconnect after the first
+	// request is not missed.
+	status := e.nc.StatusChanged(nats.CONNECTED)
+	ctx, cancel := context.WithCancel(context.Background())
+	e.sub, e.cancel = sub, cancel
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer e.nc.RemoveStatusListener(status)
+		for {
+			e.fetchLatest(ctx)
+			select {
+			case <-status:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// unsubscribe ends the subscription. e.mu is held.
+func (e *Edge) unsubscribe() {
+	if e.sub == nil {
+		return
+	}
+	if n, err := e.sub.Dropped(); err == nil {
+		e.lost.Add(uint64(n))
+	}
+	e.sub.Unsubscribe()
+	e.cancel()
+	e.sub, e.cancel = nil, nil
+}
+
+// fetchLatest asks the Origin for its latest part and publishes it if it
+// is newer than what the Edge has. No Origin (nats.ErrNoResponders) is not
+// an error: its first part will come live.
+func (e *Edge) fetchLatest(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, e.opts.LatestTimeout)
+	defer cancel()
+	m, err := e.nc.RequestWithContext(ctx, LatestSubject(e.subject), nil)
+	if err != nil {
+		return err
+	}
+	e.receive(m)
+	return nil
+}
+
+// receive publishes the part a message carries to the local Broadcaster,
+// unless it is not newer than the last part published from its Origin.
+func (e *Edge) receive(m *nats.Msg) {
+	p, origin, seq, err := decode(m)
+	if err != nil {
+		e.invalid.Add(1)
+		e.opts.ErrorLog.Printf("natsmx: %s: %v", e.subject, err)
+		return
+	}
+	if origin != "" && seq == 0 {
+		return // the Origin has no part yet
+	}
+	e.received.Add(1)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if origin != "" && origin == e.origin && seq <= e.seq {
+		e.stale.Add(1)
+		return
+	}
+	e.origin, e.seq = origin, seq
+	if err := e.b.Publish(p); err != nil && !errors.Is(err, core.ErrClosed) {
+		e.invalid.Add(1)
+		e.opts.ErrorLog.Printf("natsmx: %s: %v", e.subject, err)
+	}
+}
+
+// Snapshot returns the latest part the Edge has, and false when it has none.
+// Without viewers, the Edge is not subscribed and the part may be old; see
+// SnapshotHandler.
+func (e *Edge) Snapshot() (core.Part, bool) { return e.b.Snapshot() }
+
+// SnapshotHandler returns a handler that answers with the latest part as
+// one response, like core.Broadcaster.SnapshotHandler. When the Edge has
+// no viewers, it first asks the Origin for its latest part; when there is
+// none to be had, it answers 503.
+func (e *Edge) SnapshotHandler() http.Handler {
+	local := e.b.SnapshotHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			e.mu.Lock()
+			subscribed := e.sub != nil
+			e.mu.Unlock()
+			if !subscribed {
+				e.fetchLatest(r.Context())
+				if _, ok := e.b.Snapshot(); !ok {
+					http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+					return
+				}
+			}
+		}
+		local.ServeHTTP(w, r)
+	})
+}
+
+// Stats returns the counters.
+func (e *Edge) Stats() EdgeStats {
+	e.mu.Lock()
+	subscribed := e.sub != nil
+	lost := e.lost.Load()
+	if subscribed {
+		if n, err := e.sub.Dropped(); err == nil {
+			lost += uint64(n)
+		}
+	}
+	e.mu.Unlock()
+	return EdgeStats{
+		Stats: e.b.Stats(), Subscribed: subscribed,
+		Received: e.received.Load(), Stale: e.stale.Load(), Lost: lost, Invalid: e.invalid.Load(),
+	}
+}
+
+// Shutdown unsubscribes, ends every viewer's stream cleanly (see
+// core.Broadcaster.Shutdown) and waits for them and for the Edge's
+// goroutine, or until ctx is done. New viewers get an empty stream. It
+// does not close the connection.
+func (e *Edge) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.closed = true
+	e.unsubscribe()
+	e.mu.Unlock()
+	err := e.b.Shutdown(ctx)
+	done := make(chan struct{})
+	go func() {
+		e.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, ctx.Err())
+	}
+	if err != nil {
+		return fmt.Errorf("natsmx: edge shutdown: %w", err)
+	}
+	return nil
+}
