@@ -47,6 +47,7 @@ type EdgeStats struct {
 	core.Stats
 	Subscribed bool   // the Edge holds its NATS subscription now
 	Received   uint64 // parts received, live or as the latest part
+	Replaced   uint64 // parts replaced by a newer one before the Edge published them
 	Stale      uint64 // received parts not newer than one already published
 	Lost       uint64 // parts NATS dropped because the Edge fell behind
 	Invalid    uint64 // messages that were not valid parts
@@ -74,13 +75,12 @@ type Edge struct {
 	mu      sync.Mutex // guards the fields below; held while publishing to b, for order
 	viewers int
 	closed  bool
-	sub     *nats.Subscription
-	cancel  context.CancelFunc // ends the current subscription's goroutine
+	sub     *subscription // while there are viewers
 	origin  string             // OriginHeader of the newest part published
 	seq     uint64             // its SeqHeader
 	wg      sync.WaitGroup
 
-	received, stale, lost, invalid atomic.Uint64
+	received, replaced, stale, lost, invalid atomic.Uint64
 }
 
 // NewEdge returns an Edge for subject on nc. The subject must be a literal
@@ -156,33 +156,86 @@ func (e *Edge) leave() {
 	}
 }
 
-// subscribe subscribes to the subject and starts the goroutine that asks
-// for the latest part now and after each reconnect. e.mu is held.
+// subscription is the Edge's subscription while it has viewers. Its NATS
+// callback only keeps the newest message, so that NATS's queue for it
+// drains at once; its goroutine publishes that message.
+type subscription struct {
+	sub    *nats.Subscription
+	next   atomic.Pointer[nats.Msg] // newest message not yet published
+	wake   chan struct{}            // a message is waiting in next
+	cancel context.CancelFunc       // ends the goroutine
+}
+
+// subscribe subscribes to the subject and starts the goroutine that
+// publishes what comes, and asks for the latest part now, after each
+// reconnect, and after NATS dropped messages. e.mu is held.
 func (e *Edge) subscribe() error {
-	sub, err := e.nc.Subscribe(e.subject, e.receive)
+	s := &subscription{wake: make(chan struct{}, 1)}
+	sub, err := e.nc.Subscribe(e.subject, func(m *nats.Msg) {
+		if s.next.Swap(m) != nil {
+			e.replaced.Add(1)
+		}
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("natsmx: subscribe %s: %w", e.subject, err)
 	}
 	sub.SetPendingLimits(e.opts.PendingParts, -1)
-	// Ask for the status first, so that a reconnect after the first
-	// request is not missed.
+	s.sub = sub
+	// Listen before the first request, so that no reconnect is missed.
 	status := e.nc.StatusChanged(nats.CONNECTED)
 	ctx, cancel := context.WithCancel(context.Background())
-	e.sub, e.cancel = sub, cancel
+	s.cancel = cancel
+	e.sub = s
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		defer e.nc.RemoveStatusListener(status)
-		for {
-			e.fetchLatest(ctx)
-			select {
-			case <-status:
-			case <-ctx.Done():
-				return
-			}
-		}
+		e.follow(ctx, s, status)
 	}()
 	return nil
+}
+
+// retryLatest is the wait before a request for the latest part that
+// failed (other than for want of an Origin) is made again.
+const retryLatest = 250 * time.Millisecond
+
+// follow publishes the messages of s as they come, and asks for the latest
+// part at once, after each reconnect (status), and after NATS dropped
+// messages, until ctx is done.
+func (e *Edge) follow(ctx context.Context, s *subscription, status chan nats.Status) {
+	retry := time.NewTimer(retryLatest)
+	defer retry.Stop()
+	fetch := func() {
+		if err := e.fetchLatest(ctx); err != nil && !errors.Is(err, nats.ErrNoResponders) && ctx.Err() == nil {
+			retry.Reset(retryLatest)
+		}
+	}
+	fetch()
+	dropped := 0
+	for {
+		select {
+		case <-s.wake:
+			if m := s.next.Swap(nil); m != nil {
+				e.receive(m)
+			}
+			// NATS drops the newest messages when its queue is full: the
+			// latest part may be among them.
+			if n, err := s.sub.Dropped(); err == nil && n > dropped {
+				dropped = n
+				fetch()
+			}
+		case <-status:
+			fetch()
+		case <-retry.C:
+			fetch()
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // unsubscribe ends the subscription. e.mu is held.
@@ -190,12 +243,12 @@ func (e *Edge) unsubscribe() {
 	if e.sub == nil {
 		return
 	}
-	if n, err := e.sub.Dropped(); err == nil {
+	if n, err := e.sub.sub.Dropped(); err == nil {
 		e.lost.Add(uint64(n))
 	}
-	e.sub.Unsubscribe()
-	e.cancel()
-	e.sub, e.cancel = nil, nil
+	e.sub.sub.Unsubscribe()
+	e.sub.cancel()
+	e.sub = nil
 }
 
 // fetchLatest asks the Origin for its latest part and publishes it if it
@@ -272,14 +325,14 @@ func (e *Edge) Stats() EdgeStats {
 	subscribed := e.sub != nil
 	lost := e.lost.Load()
 	if subscribed {
-		if n, err := e.sub.Dropped(); err == nil {
+		if n, err := e.sub.sub.Dropped(); err == nil {
 			lost += uint64(n)
 		}
 	}
 	e.mu.Unlock()
 	return EdgeStats{
 		Stats: e.b.Stats(), Subscribed: subscribed,
-		Received: e.received.Load(), Stale: e.stale.Load(), Lost: lost, Invalid: e.invalid.Load(),
+		Received: e.received.Load(), Replaced: e.replaced.Load(), Stale: e.stale.Load(), Lost: lost, Invalid: e.invalid.Load(),
 	}
 }
 

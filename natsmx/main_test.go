@@ -73,12 +73,13 @@ func runCluster(t testing.TB, n int) []*server.Server {
 	return nodes
 }
 
-// connect connects to url; the connection retries forever, quickly, and
-// is closed at the end of the test.
+// connect connects to url; the connection retries forever, quickly, keeps
+// its slow-consumer notices to itself, and is closed at the end of the
+// test.
 func connect(t testing.TB, url string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
-		nats.Name(t.Name()))
+		nats.Name(t.Name()), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 	if err != nil {
 		t.Fatal(err)
 	}
