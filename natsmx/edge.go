@@ -76,8 +76,8 @@ type Edge struct {
 	viewers int
 	closed  bool
 	sub     *subscription // while there are viewers
-	origin  string             // OriginHeader of the newest part published
-	seq     uint64             // its SeqHeader
+	origin  string        // OriginHeader of the newest part published
+	seq     uint64        // its SeqHeader
 	wg      sync.WaitGroup
 
 	received, replaced, stale, lost, invalid atomic.Uint64
