@@ -65,7 +65,7 @@ func BenchmarkWriterPrebuilt(b *testing.B) {
 				b.Fatal(err)
 			}
 			w.SetMode(mode)
-			if p.wire == nil || p.wire.boundary != w.Boundary() {
+			if !p.frame.fits(p, w.Boundary()) {
 				b.Fatal("the snapshot part carries no framing for the Writer's boundary")
 			}
 			w.WritePart(p)

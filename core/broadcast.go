@@ -3,9 +3,11 @@ package core
 import (
 	"bytes"
 	"context"
+	"errors"
 	"iter"
 	"net/http"
 	"net/textproto"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,11 +19,19 @@ import (
 // mjpg-streamer send it.
 const TimestampHeader = "X-Timestamp"
 
+// DefaultSnapshotWait is the default of [Broadcaster.SnapshotWait].
+const DefaultSnapshotWait = 5 * time.Second
+
+// ErrShutdown is returned by [Broadcaster.Publish] after
+// [Broadcaster.Shutdown], or after a part marked [Part.Last].
+var ErrShutdown = errors.New("core: broadcaster shut down")
+
 // Broadcaster hands the parts of one producer to any number of viewers: the
-// latest part wins. Publish never blocks and never copies a part per viewer:
-// it frames the part once, and each viewer writes the same bytes when it is
-// ready. A viewer that is slower than the producer skips to the newest part;
-// no queue grows.
+// latest part wins. Publish never blocks and never copies a part per viewer.
+// It checks and frames the part once, for the boundary that [Serve] uses by
+// default; each viewer served that way writes the same bytes with one Write
+// when it is ready. A viewer that is slower than the producer skips to the
+// newest part; no queue grows.
 //
 // The zero value is ready to use; set the option fields before the first
 // call. A Broadcaster is safe for concurrent use.
@@ -39,6 +49,9 @@ type Broadcaster struct {
 	IdleRepeat time.Duration
 	// Timestamps adds TimestampHeader to each published part. Default false.
 	Timestamps bool
+	// SnapshotWait is how long SnapshotHandler waits for a first part
+	// before it answers 503. Default DefaultSnapshotWait (5 s).
+	SnapshotWait time.Duration
 
 	once     sync.Once
 	boundary string
@@ -75,19 +88,27 @@ type Stats struct {
 
 func (b *Broadcaster) init() {
 	b.once.Do(func() {
-		b.boundary = randomBoundary()
+		b.boundary = streamBoundary()
 		b.done = make(chan struct{})
 		b.latest.Store(&latest{changed: make(chan struct{})})
 	})
 }
 
 // Publish makes p the latest part and wakes every viewer. It never blocks on
-// viewers. p must not be modified afterwards. It returns an error wrapping
-// ErrInvalidHeader for a header that cannot be written, and ErrClosed after
-// Shutdown.
+// viewers. p must not be modified afterwards. A part that cannot be written
+// safely is refused, and the previous part stays the latest: the error wraps
+// [ErrInvalidHeader] or [ErrDelimiter]. After Shutdown, Publish returns
+// [ErrShutdown].
+//
+// A part marked [Part.Last] is published as the final part: every viewer
+// gets it as its last, and the Broadcaster shuts down (as Shutdown does,
+// without waiting).
 func (b *Broadcaster) Publish(p Part) error {
 	b.init()
 	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := checkBody(p.Body, b.boundary); err != nil {
 		return err
 	}
 	if b.Timestamps {
@@ -103,17 +124,20 @@ func (b *Broadcaster) Publish(p Part) error {
 	defer b.mu.Unlock()
 	select {
 	case <-b.done:
-		return ErrClosed
+		return ErrShutdown
 	default:
 	}
 	old := b.latest.Load()
-	if b.DropRepeats && old.seq > 0 && bytes.Equal(old.part.Body, p.Body) && old.part.ContentType() == p.ContentType() {
+	if b.DropRepeats && !p.Last && old.seq > 0 && bytes.Equal(old.part.Body, p.Body) && old.part.ContentType() == p.ContentType() {
 		b.dropped.Add(1)
 		return nil
 	}
 	b.latest.Store(&latest{part: framed(p, b.boundary), seq: old.seq + 1, changed: make(chan struct{})})
 	b.published.Add(1)
 	close(old.changed)
+	if p.Last {
+		close(b.done)
+	}
 	return nil
 }
 
@@ -131,13 +155,12 @@ func (b *Broadcaster) Snapshot() (Part, bool) {
 
 // Subscribe is a Source: each call is one viewer, which gets the latest part
 // at once (if any), then each newer part as it can take it. The sequence ends
-// when ctx is done or the Broadcaster shuts down. Use it as
+// when ctx is done or the Broadcaster shuts down. A viewer that has not yet
+// had the latest part when the Broadcaster shuts down gets it marked
+// [Part.Last], so its stream ends exactly after it. Use it as
 // core.Handler(b.Subscribe, nil) or ginmx.Stream(b.Subscribe).
 func (b *Broadcaster) Subscribe(ctx context.Context) iter.Seq[Part] {
 	b.init()
-	if h, ok := ctx.Value(hintKey{}).(*boundaryHint); ok {
-		h.boundary = b.boundary
-	}
 	return func(yield func(Part) bool) {
 		if !b.join() {
 			return
@@ -184,7 +207,18 @@ func (b *Broadcaster) Subscribe(ctx context.Context) iter.Seq[Part] {
 					lastSent = time.Now()
 				}
 				b.sent.Add(1)
-				if !yield(l.part) {
+				p := l.part
+				if !closing {
+					select {
+					case <-b.done:
+						closing = true
+					default:
+					}
+				}
+				if closing && b.latest.Load() == l {
+					p.Last = true // nothing comes after it
+				}
+				if !yield(p) || p.Last {
 					return
 				}
 				continue
@@ -279,10 +313,13 @@ func (b *Broadcaster) Shutdown(ctx context.Context) error {
 	}
 }
 
-// SnapshotHandler returns a handler that answers with the latest part as one
-// response (its Content-Type, other headers and body), "Cache-Control:
-// no-store", waiting for the first part up to the request's end. HEAD gets
-// the headers only; methods other than GET and HEAD get 405.
+// SnapshotHandler returns a handler that answers with the latest part as
+// one response. It sends the part's Content-Type and X-Timestamp, and no
+// other part header: a part's Content-Encoding, Set-Cookie or CORS fields
+// must not reach a client. It adds Content-Length, "Cache-Control:
+// no-store" and "X-Content-Type-Options: nosniff". Before the first part,
+// it waits up to SnapshotWait, then answers 503 with Retry-After. HEAD gets
+// the headers only; other methods but GET get 405.
 func (b *Broadcaster) SnapshotHandler() http.Handler {
 	b.init()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -293,30 +330,86 @@ func (b *Broadcaster) SnapshotHandler() http.Handler {
 		}
 		l := b.latest.Load()
 		if l.seq == 0 {
+			wait := b.SnapshotWait
+			if wait <= 0 {
+				wait = DefaultSnapshotWait
+			}
+			t := time.NewTimer(wait)
+			defer t.Stop()
 			select {
 			case <-l.changed:
-				l = b.latest.Load()
 			case <-r.Context().Done():
 				return
 			case <-b.done:
-				if l = b.latest.Load(); l.seq == 0 { // a last Publish may have raced Shutdown
-					http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-					return
-				}
+			case <-t.C:
+			}
+			if l = b.latest.Load(); l.seq == 0 {
+				w.Header().Set("Retry-After", "1")
+				http.Error(w, "no part published yet", http.StatusServiceUnavailable)
+				return
 			}
 		}
 		h := w.Header()
-		for k, v := range l.part.Header {
-			if !reserved(k) {
-				h[textproto.CanonicalMIMEHeaderKey(k)] = v
-			}
-		}
 		h.Set("Content-Type", l.part.ContentType())
+		if v := headerValue(l.part.Header, TimestampHeader); v != "" {
+			h.Set(TimestampHeader, v)
+		}
 		h.Set("Content-Length", strconv.Itoa(len(l.part.Body)))
 		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
 		w.WriteHeader(http.StatusOK)
 		if r.Method == http.MethodGet {
 			w.Write(l.part.Body)
 		}
 	})
+}
+
+// frame is a part framed once for one boundary, in both layouts, so that
+// viewers write shared bytes with a single Write per part. It records the
+// Header map and Body slice it was made from: a Writer uses it only for a
+// part that still has both, so a part changed on its way is framed anew.
+type frame struct {
+	boundary    string
+	header      textproto.MIMEHeader
+	body        []byte
+	contentType string
+	length      []byte // header block, body, delimiter
+	advance     []byte // body, delimiter, next header block
+}
+
+// fits reports whether f can be written for p on a stream with boundary.
+func (f *frame) fits(p Part, boundary string) bool {
+	return f != nil && !p.Last && f.boundary == boundary &&
+		sameBytes(p.Body, f.body) &&
+		len(p.Header) == len(f.header) && sameMap(p.Header, f.header)
+}
+
+// sameBytes reports whether a and b are the same slice of memory.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// sameMap reports whether a and b are the same map, not equal maps.
+func sameMap(a, b textproto.MIMEHeader) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
+// framed returns p with its frame for boundary attached. One buffer holds
+// the header block, the body, the delimiter and the next header block: the
+// length frame is its start, the advance frame its end. The body of the
+// returned part shares that memory; p.Body is copied once.
+func framed(p Part, boundary string) Part {
+	var w Writer
+	var small [512]byte
+	ct := p.ContentType()
+	hdr := w.appendHeader(small[:0], p, false)
+	n := len(hdr) + len(p.Body) + len("\r\n--\r\nContent-Type: \r\n\r\n") + len(boundary) + len(ct)
+	buf := append(make([]byte, 0, n), hdr...)
+	buf = appendDelim(append(buf, p.Body...), boundary, false)
+	end := len(buf)
+	buf = appendAdvance(buf, ct)
+	start := len(hdr)
+	body := buf[start : start+len(p.Body) : start+len(p.Body)]
+	f := &frame{boundary: boundary, header: p.Header, body: body, contentType: ct, length: buf[:end:end], advance: buf[start:]}
+	return Part{Header: p.Header, Body: body, Last: p.Last, frame: f}
 }

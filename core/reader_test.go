@@ -59,9 +59,19 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("%v: %v", mode, err)
 		}
 		if mode == core.ModeAdvance {
-			// Without Content-Length the last part comes twice: the repeat
-			// cannot carry the final marker.
-			got = got[:len(got)-1]
+			// The header block of the next part goes out in advance with
+			// the type of the part before. When the type changes, that
+			// announced part ends empty, and the real one follows with its
+			// own header block. Without Content-Length, the final repeat
+			// cannot carry the final marker: the last part comes twice.
+			var exp []core.Part
+			for i, p := range want {
+				if i > 0 && p.ContentType() != want[i-1].ContentType() {
+					exp = append(exp, core.Part{Header: textproto.MIMEHeader{"Content-Type": {want[i-1].ContentType()}}})
+				}
+				exp = append(exp, p)
+			}
+			want = append(exp, want[len(want)-1])
 		}
 		if len(got) != len(want) {
 			t.Fatalf("%v: %d parts, want %d", mode, len(got), len(want))
@@ -70,13 +80,8 @@ func TestRoundTrip(t *testing.T) {
 			if !bytes.Equal(got[i].Body, want[i].Body) {
 				t.Errorf("%v: part %d: body differs (len %d, want %d)", mode, i, len(got[i].Body), len(want[i].Body))
 			}
-			wantType := want[i].ContentType()
-			if mode == core.ModeAdvance && i > 0 {
-				// The header block is sent ahead, predicted from the part before.
-				wantType = want[i-1].ContentType()
-			}
-			if got[i].ContentType() != wantType {
-				t.Errorf("%v: part %d: type %q, want %q", mode, i, got[i].ContentType(), wantType)
+			if got[i].ContentType() != want[i].ContentType() {
+				t.Errorf("%v: part %d: type %q, want %q", mode, i, got[i].ContentType(), want[i].ContentType())
 			}
 			if mode == core.ModeLength {
 				if got[i].Header.Get("X-Index") != fmt.Sprint(i) || got[i].Header.Get("Content-Length") != fmt.Sprint(sizes[i]) {

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"log"
+	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -40,10 +40,10 @@ type Options struct {
 	// Mode is the wire layout. Default ModeAuto: chosen per request by
 	// ModeFor.
 	Mode Mode
-	// Boundary fixes the boundary; it must pass Writer.SetBoundary. Default:
-	// random per response (a Broadcaster's subscribers share the
-	// broadcaster's random boundary, so that parts are framed once). A
+	// Boundary fixes the boundary; it must pass Writer.SetBoundary. A
 	// Content-Type with a boundary set on the response before Serve wins.
+	// Default: one random boundary per process (32 hex digits from
+	// crypto/rand), which a Broadcaster frames its parts for.
 	Boundary string
 	// Chunked keeps HTTP/1.1's chunked transfer coding for every client. By
 	// default an HTTP/1.1 stream is sent unchunked and its connection closed
@@ -53,16 +53,15 @@ type Options struct {
 	// always get chunked coding: their HTTP client reports the end of a body
 	// of unknown length as an error.
 	Chunked bool
-	// ErrorLog receives the errors Handler cannot answer with a status (a
-	// panicking source, an invalid part). Default: the log package's
-	// standard logger.
-	ErrorLog *log.Logger
+	// Logger receives what Serve cannot answer with a status: a source
+	// that panicked, a part that was skipped. Default: slog.Default().
+	Logger *slog.Logger
 }
 
 // Validate reports whether the options can be used: a Boundary that
 // Writer.SetBoundary accepts and a known Mode. A nil *Options is valid.
-// Handler panics on options that fail it and Serve answers 500; framework
-// adapters call it when a route is registered.
+// Handler and the framework adapters panic on options that fail it, at
+// registration; Serve answers 500.
 func (o *Options) Validate() error {
 	if o == nil {
 		return nil
@@ -78,8 +77,8 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// StatusError is an error Serve returns before writing anything: the caller
-// should answer the request with Code (Handler does it with http.Error).
+// StatusError is an error Serve met before the stream started. Serve has
+// answered the request with Code already.
 type StatusError struct {
 	Code int
 	Err  error
@@ -98,7 +97,7 @@ type PanicError struct {
 }
 
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("core: source panicked: %v\n%s", e.Value, e.Stack)
+	return fmt.Sprintf("core: source panicked: %v", e.Value)
 }
 
 // ModeFor returns the wire mode for a request: the query parameter ModeParam
@@ -118,39 +117,44 @@ func ModeFor(r *http.Request) Mode {
 	return ModeLength
 }
 
-type boundaryHint struct{ boundary string }
-
-type hintKey struct{}
+// streamBoundary returns the process's default boundary.
+var streamBoundary = sync.OnceValue(randomBoundary)
 
 // Serve streams the parts of src(ctx) to w as a multipart/x-mixed-replace
-// response, where ctx is r's context.
+// response. ctx is r's context.
 //
 // It sets Content-Type, "Cache-Control: no-cache, no-store,
-// must-revalidate" and "X-Accel-Buffering: no" unless already set, writes
-// each part with its delimiter, sets a write deadline (Options.WriteTimeout)
-// and flushes. A HEAD request gets the headers and no parts. When the
-// source ends, or ctx is done (the client left, or the server shuts down
-// with EndOnShutdown), Serve stops pulling parts, ends the stream cleanly
-// (Writer.Close) and returns once the source has returned. A client that
-// leaves or stalls past the write deadline is normal: Serve returns nil.
+// must-revalidate" and "X-Accel-Buffering: no" unless already set. It
+// writes each part with its delimiter, keeps a write deadline
+// (Options.WriteTimeout) and flushes. A HEAD request gets the headers only.
 //
-// Before the first byte, Serve returns a *StatusError and writes nothing
-// (the caller answers the request): 405 for methods other than GET and HEAD
-// (with an Allow header), 500 for invalid options. After it, errors are
-// returned for what the server must hear of: a source that panicked
-// (*PanicError, the stream is cut), a part with an invalid header (the stream
-// is cut), a ResponseWriter that cannot flush.
+// The stream ends cleanly in three ways. After a part marked [Part.Last],
+// the close delimiter follows it at once. When the source returns, or ctx is
+// done, [Writer.Close] ends it. Serve returns once the source has returned.
+// A client that leaves or stalls past the write deadline is normal: Serve
+// returns nil.
+//
+// Serve answers its own errors before the stream starts, and returns them
+// as a *StatusError: 405 with an Allow header for methods other than GET and
+// HEAD, 500 for invalid options. After it starts, Serve skips a part it
+// cannot write safely ([ErrInvalidHeader], [ErrDelimiter]) and goes on; a
+// source that panics cuts the stream (*PanicError). These are logged to
+// Options.Logger and the first is returned.
 func Serve(w http.ResponseWriter, r *http.Request, src Source, opts *Options) (err error) {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	if err := o.Validate(); err != nil {
-		return &StatusError{Code: http.StatusInternalServerError, Err: err}
+		return fail(w, http.StatusInternalServerError, err)
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		return &StatusError{Code: http.StatusMethodNotAllowed, Err: fmt.Errorf("core: method %s", r.Method)}
+		return fail(w, http.StatusMethodNotAllowed, fmt.Errorf("core: method %s", r.Method))
 	}
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = DefaultWriteTimeout
@@ -161,32 +165,18 @@ func Serve(w http.ResponseWriter, r *http.Request, src Source, opts *Options) (e
 	}
 	mw := NewWriter(w)
 	mw.SetMode(mode)
-	h := w.Header()
-	var seq iter.Seq[Part]
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			err = &PanicError{Value: v, Stack: debug.Stack()}
-		}
-	}()
-	if r.Method == http.MethodGet {
-		hint := &boundaryHint{}
-		seq = src(context.WithValue(r.Context(), hintKey{}, hint))
-		if hint.boundary != "" {
-			mw.boundary = hint.boundary
-		}
-	}
+	mw.boundary = streamBoundary()
 	if o.Boundary != "" {
 		mw.boundary = o.Boundary
 	}
+	h := w.Header()
 	if ct := h.Get("Content-Type"); ct != "" {
 		mt, params, perr := mime.ParseMediaType(ct)
 		b := params["boundary"]
 		if perr != nil || mt != MediaType || mw.SetBoundary(b) != nil {
-			return &StatusError{Code: http.StatusInternalServerError,
-				Err: fmt.Errorf("core: response Content-Type already set to %q, want %s with a valid boundary", ct, MediaType)}
+			h.Del("Content-Type")
+			return fail(w, http.StatusInternalServerError,
+				fmt.Errorf("core: response Content-Type already set to %q, want %s with a valid boundary", ct, MediaType))
 		}
 	} else {
 		h.Set("Content-Type", mw.ContentType())
@@ -223,34 +213,65 @@ func Serve(w http.ResponseWriter, r *http.Request, src Source, opts *Options) (e
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {
 		if errors.Is(err, http.ErrNotSupported) {
-			return fmt.Errorf("core: response writer cannot flush: %w", err)
+			err = fmt.Errorf("core: response writer cannot flush: %w", err)
+			log.Error("mx: stream not served", "method", r.Method, "path", r.URL.Path, "err", err)
+			return err
 		}
 		return nil
 	}
-	if seq == nil { // HEAD
+	if r.Method == http.MethodHead {
 		return nil
 	}
-	ctx := r.Context()
-	for p := range seq {
+	ctx, stop := streamContext(r.Context())
+	defer stop()
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			pe := &PanicError{Value: v, Stack: debug.Stack()}
+			log.Error("mx: source panicked; stream cut", "method", r.Method, "path", r.URL.Path, "err", pe, "stack", string(pe.Stack))
+			err = pe
+		}
+	}()
+	skipped := 0
+	for p := range src(ctx) {
 		if ctx.Err() != nil {
 			break
 		}
 		deadline()
-		if err := mw.WritePart(p); err != nil {
-			if errors.Is(err, ErrInvalidHeader) {
-				return err
+		if werr := mw.WritePart(p); werr != nil {
+			if !errors.Is(werr, ErrInvalidHeader) && !errors.Is(werr, ErrDelimiter) {
+				return nil // the client left or stalled
 			}
-			return nil
+			if skipped == 0 {
+				err = werr
+				log.Error("mx: part skipped", "method", r.Method, "path", r.URL.Path, "err", werr)
+			}
+			skipped++
+			continue
 		}
 		if rc.Flush() != nil {
 			return nil
 		}
+		if p.Last {
+			break
+		}
+	}
+	if skipped > 1 {
+		log.Error("mx: parts skipped", "method", r.Method, "path", r.URL.Path, "count", skipped)
 	}
 	deadline()
 	if mw.Close() == nil {
 		rc.Flush()
 	}
-	return nil
+	return err
+}
+
+// fail answers the request with code and returns err as a *StatusError.
+func fail(w http.ResponseWriter, code int, err error) error {
+	http.Error(w, http.StatusText(code), code)
+	return &StatusError{Code: code, Err: err}
 }
 
 func setDefault(h http.Header, k, v string) {
@@ -260,47 +281,12 @@ func setDefault(h http.Header, k, v string) {
 }
 
 // Handler returns an http.Handler that serves src with Serve. It panics if
-// opts are invalid, so that a bad configuration fails at registration. A
-// *StatusError is answered with http.Error; other errors go to
-// Options.ErrorLog.
+// opts are invalid, so that a bad configuration fails at registration.
 func Handler(src Source, opts *Options) http.Handler {
 	if err := opts.Validate(); err != nil {
 		panic(err)
 	}
-	var logger *log.Logger
-	if opts != nil {
-		logger = opts.ErrorLog
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := Serve(w, r, src, opts)
-		var se *StatusError
-		switch {
-		case errors.As(err, &se):
-			http.Error(w, http.StatusText(se.Code), se.Code)
-		case err != nil && logger != nil:
-			logger.Printf("mx: %s %s: %v", r.Method, r.URL.Path, err)
-		case err != nil:
-			log.Printf("mx: %s %s: %v", r.Method, r.URL.Path, err)
-		}
+		Serve(w, r, src, opts)
 	})
-}
-
-// EndOnShutdown makes srv.Shutdown end every open stream cleanly and at once.
-// http.Server.Shutdown waits for active handlers but does not cancel their
-// contexts; after EndOnShutdown, the request contexts of srv derive from one
-// that Shutdown cancels, so each Serve writes its close delimiter and
-// returns. Call it before srv starts serving.
-func EndOnShutdown(srv *http.Server) {
-	stop, cancel := context.WithCancel(context.Background())
-	base := srv.BaseContext
-	srv.BaseContext = func(l net.Listener) context.Context {
-		parent := context.Background()
-		if base != nil {
-			parent = base(l)
-		}
-		ctx, cancelConn := context.WithCancel(parent)
-		context.AfterFunc(stop, cancelConn)
-		return ctx
-	}
-	srv.RegisterOnShutdown(cancel)
 }

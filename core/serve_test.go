@@ -9,6 +9,7 @@ import (
 	"io"
 	"iter"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -370,7 +371,7 @@ func TestServePanickingSource(t *testing.T) {
 			yield(core.Text("before"))
 			panic("boom")
 		}
-	}, &core.Options{ErrorLog: log.New(lockedWriter{&mu, &logged}, "", 0)})
+	}, &core.Options{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))})
 	srv, c := newServer(t, h, false)
 	for range 2 { // the server survives
 		resp := get(t, c, context.Background(), srv.URL)
@@ -394,27 +395,33 @@ func TestServePanickingSource(t *testing.T) {
 	}
 }
 
-func TestServeInvalidPartCutsStream(t *testing.T) {
+// TestServeSkipsUnsafeParts: a part with an invalid header or a body that
+// holds the delimiter is skipped and logged; the stream goes on and ends
+// cleanly.
+func TestServeSkipsUnsafeParts(t *testing.T) {
 	var logged bytes.Buffer
 	var mu sync.Mutex
+	const B = "fixedboundary"
 	h := core.Handler(func(ctx context.Context) iter.Seq[core.Part] {
 		return func(yield func(core.Part) bool) {
-			if yield(core.Text("ok")) {
-				bad, _ := core.NewPart("text/plain", nil)
-				bad.Header.Set("X-Evil", "a\r\nb")
-				yield(bad)
-			}
+			bad := core.Text("evil")
+			bad.Header.Set("X-Evil", "a\r\nb")
+			forged := core.Text("x\r\n--" + B + "\r\nContent-Type: text/html\r\n\r\n<script>")
+			_ = yield(core.Text("one")) && yield(bad) && yield(forged) && yield(core.Text("two"))
 		}
-	}, &core.Options{ErrorLog: log.New(lockedWriter{&mu, &logged}, "", 0)})
+	}, &core.Options{Boundary: B, Mode: core.ModeLength, Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))})
 	srv, c := newServer(t, h, false)
 	resp := get(t, c, context.Background(), srv.URL)
 	raw, _ := io.ReadAll(resp.Body)
-	if bytes.Contains(raw, []byte("X-Evil")) || bytes.HasSuffix(raw, []byte("--\r\n")) {
-		t.Errorf("body %q: want the first part only and no clean end", raw)
+	want := "--" + B + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\r\none\r\n--" + B + "\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\r\ntwo\r\n--" + B + "\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\nMx-Final: repeat\r\n\r\ntwo\r\n--" + B + "--\r\n"
+	if string(raw) != want {
+		t.Errorf("body\n%q\nwant\n%q", raw, want)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if !strings.Contains(logged.String(), "invalid part header") {
+	if !strings.Contains(logged.String(), "invalid part header") || !strings.Contains(logged.String(), "count=2") {
 		t.Errorf("log: %q", logged.String())
 	}
 }

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -15,16 +16,39 @@ import (
 const MediaType = "multipart/x-mixed-replace"
 
 // FinalHeader marks the repeat of the last part that [Writer.Close] writes
-// before the close delimiter (see the package documentation). [Read] drops
-// parts that carry it; a Writer never copies it from a caller's part.
+// before the close delimiter, when the stream ends without a part marked
+// [Part.Last]. [Read] drops parts that carry it. A Writer never copies it
+// from a caller's part.
 const FinalHeader = "Mx-Final"
 
-// ErrClosed is returned by [Writer.WritePart] after [Writer.Close].
+// ErrClosed is returned by [Writer.WritePart] after [Writer.Close] or after
+// a part marked [Part.Last].
 var ErrClosed = errors.New("core: writer closed")
 
 // ErrBoundary is returned (wrapped) by [Writer.SetBoundary] for a boundary
 // that is not allowed.
-var ErrBoundary = errors.New("invalid boundary")
+var ErrBoundary = errors.New("core: invalid boundary")
+
+// ErrDelimiter is returned (wrapped) for a body that contains its stream's
+// dash-boundary "--B", for boundary B. Readers would split such a body into
+// forged parts: RFC 2046 readers at "\r\n--B" or at a leading "--B",
+// lenient ones (Chromium among them) at "--B" anywhere. Nothing of the part
+// is written, and the stream can go on.
+var ErrDelimiter = errors.New("core: body contains the stream's delimiter")
+
+// checkBody returns an error wrapping ErrDelimiter when body contains the
+// dash-boundary of boundary.
+func checkBody(body []byte, boundary string) error {
+	if len(body) < 2+len(boundary) {
+		return nil
+	}
+	var d [2 + 70]byte
+	dash := append(append(d[:0], "--"...), boundary...)
+	if i := bytes.Index(body, dash); i >= 0 {
+		return fmt.Errorf("%w: %q at byte %d", ErrDelimiter, string(dash), i)
+	}
+	return nil
+}
 
 // coalesceMax is the largest framed part a Writer copies into one buffer to
 // hand it to the underlying writer in a single Write; larger parts are
@@ -44,12 +68,13 @@ const (
 	// mime/multipart and camera clients show or hand on a part as soon as it
 	// is complete.
 	ModeLength
-	// ModeAdvance writes, right after each part's delimiter, the next part's
-	// header block (its Content-Type, predicted from the part just sent, with
-	// no Content-Length). Chromium shows part N only once part N+1's header
-	// block has arrived, so this mode makes it show the newest part at once
-	// rather than one behind. A part whose Content-Type differs from the
-	// prediction is still written, under the predicted type.
+	// ModeAdvance writes, right after each part's delimiter, the next
+	// part's header block: its Content-Type, announced as the type of the
+	// part just sent, with no Content-Length. Chromium and WebKit show part
+	// N only once part N+1's header block has arrived, so this mode makes
+	// them show the newest part at once rather than one behind. When the
+	// next part's type differs, the announced part ends empty and the next
+	// part gets its own header block: no part goes out under another's type.
 	ModeAdvance
 )
 
@@ -88,9 +113,10 @@ type Writer struct {
 	mode     Mode
 	buf      []byte // reused frame buffer
 	keys     []string
-	started  bool // opening delimiter written
-	closed   bool
-	last     Part
+	started  bool   // opening delimiter written
+	closed   bool   // close delimiter written
+	last     Part   // for the repeat in Close
+	next     string // in ModeAdvance, the Content-Type announced for the next part
 	err      error
 }
 
@@ -167,9 +193,17 @@ func (w *Writer) SetMode(m Mode) error {
 // Mode returns the wire layout.
 func (w *Writer) Mode() Mode { return w.mode }
 
-// WritePart writes p and the delimiter that ends it. An invalid header (see
-// [Part.Validate]) is an error and nothing is written. After a write error,
-// every call returns that error.
+// WritePart writes p and the delimiter that ends it, or the close
+// delimiter when p.Last is set. A part that cannot be written safely is an
+// error, and nothing of it is written: an invalid header (see
+// [Part.Validate], [ErrInvalidHeader]) or a body holding the delimiter
+// ([ErrDelimiter]). The stream can go on after such an error. After a
+// write error, every call returns that error.
+//
+// In [ModeAdvance], a part whose Content-Type differs from the one
+// announced in advance is not written under the announced type: the
+// announced part is ended empty, and p follows with its own full header
+// block.
 func (w *Writer) WritePart(p Part) error {
 	if w.err != nil {
 		return w.err
@@ -177,28 +211,42 @@ func (w *Writer) WritePart(p Part) error {
 	if w.closed {
 		return ErrClosed
 	}
-	fw := p.wire
-	if fw != nil && fw.boundary != w.boundary {
-		fw = nil
+	f := p.frame
+	var ct string
+	if f.fits(p, w.boundary) {
+		ct = f.contentType
+	} else {
+		f, ct = nil, p.ContentType()
 	}
-	if fw == nil {
+	if w.started && w.mode == ModeAdvance && ct != w.next {
+		f = nil
+	}
+	if f == nil {
 		if err := p.Validate(); err != nil {
+			return err
+		}
+		if err := checkBody(p.Body, w.boundary); err != nil {
 			return err
 		}
 	}
 	b := w.buf[:0]
+	header := w.mode == ModeLength
 	if !w.started {
 		b = append(append(append(b, "--"...), w.boundary...), "\r\n"...)
 		if w.mode == ModeAdvance {
-			b = appendAdvance(b, p)
+			b = appendAdvance(b, ct)
 		}
+	} else if w.mode == ModeAdvance && ct != w.next {
+		b = appendDelim(b, w.boundary, false) // the announced part ends empty
+		header = true
 	}
 	w.started = true
 	w.last = p
-	if fw != nil {
-		frame := fw.length
+	w.next = ct
+	if f != nil {
+		frame := f.length
 		if w.mode == ModeAdvance {
-			frame = fw.advance
+			frame = f.advance
 		}
 		if len(b) > 0 {
 			w.buf = b
@@ -208,7 +256,7 @@ func (w *Writer) WritePart(p Part) error {
 		}
 		return w.write(frame)
 	}
-	if w.mode == ModeLength {
+	if header {
 		b = w.appendHeader(b, p, false)
 	}
 	if len(b)+len(p.Body)+len(w.boundary)+8 > coalesceMax {
@@ -218,22 +266,26 @@ func (w *Writer) WritePart(p Part) error {
 		if err := w.write(p.Body); err != nil {
 			return err
 		}
-		b = appendDelim(b[:0], w.boundary, false)
+		b = appendDelim(b[:0], w.boundary, p.Last)
 	} else {
-		b = appendDelim(append(b, p.Body...), w.boundary, false)
+		b = appendDelim(append(b, p.Body...), w.boundary, p.Last)
 	}
-	if w.mode == ModeAdvance {
-		b = appendAdvance(b, p)
+	if p.Last {
+		w.closed = true
+		w.last = Part{}
+	} else if w.mode == ModeAdvance {
+		b = appendAdvance(b, ct)
 	}
 	w.buf = b
 	return w.write(b)
 }
 
-// Close ends the stream cleanly. When parts were written, it repeats the last
-// one (in ModeLength with the header "Mx-Final: repeat") followed by the close
-// delimiter, so that readers keep the last part and see no empty part;
-// otherwise it writes only the close delimiter. It does not close the
-// underlying writer. Calling Close again does nothing.
+// Close ends the stream cleanly, if a part marked [Part.Last] has not
+// already done so. With no part written, it writes the close delimiter
+// alone. Otherwise a reader expects another part, so Close repeats the last
+// one (in ModeLength marked "Mx-Final: repeat") and ends it with the close
+// delimiter: readers keep showing the last part and see no empty part.
+// It does not close the underlying writer. Calling Close again does nothing.
 func (w *Writer) Close() error {
 	if w.err != nil {
 		return w.err
@@ -302,9 +354,9 @@ func appendField(b []byte, k, v string) []byte {
 	return append(append(append(append(b, k...), ": "...), v...), "\r\n"...)
 }
 
-// appendAdvance appends the header block predicted for the part after p.
-func appendAdvance(b []byte, p Part) []byte {
-	return append(appendField(b, "Content-Type", p.ContentType()), "\r\n"...)
+// appendAdvance appends the header block announced for the next part.
+func appendAdvance(b []byte, contentType string) []byte {
+	return append(appendField(b, "Content-Type", contentType), "\r\n"...)
 }
 
 // appendDelim appends "\r\n--B\r\n", or the close delimiter "\r\n--B--\r\n".
@@ -314,30 +366,4 @@ func appendDelim(b []byte, boundary string, final bool) []byte {
 		b = append(b, "--"...)
 	}
 	return append(b, "\r\n"...)
-}
-
-// wire is a part framed once for one boundary, in both layouts, so that a
-// Broadcaster's viewers write shared bytes with a single Write per part.
-type wire struct {
-	boundary string
-	length   []byte // header block, body, delimiter
-	advance  []byte // body, delimiter, next header block
-}
-
-// framed returns p with its wire framing for boundary attached. One buffer
-// holds the header block, the body, the delimiter and the next header
-// block: the length frame is its start, the advance frame its end. The body
-// of the returned part shares that memory; p.Body is copied once.
-func framed(p Part, boundary string) Part {
-	var w Writer
-	var small [512]byte
-	hdr := w.appendHeader(small[:0], p, false)
-	n := len(hdr) + len(p.Body) + len("\r\n--\r\nContent-Type: \r\n\r\n") + len(boundary) + len(p.ContentType())
-	buf := append(make([]byte, 0, n), hdr...)
-	buf = appendDelim(append(buf, p.Body...), boundary, false)
-	end := len(buf)
-	buf = appendAdvance(buf, p)
-	start := len(hdr)
-	body := buf[start : start+len(p.Body) : start+len(p.Body)]
-	return Part{Header: p.Header, Body: body, wire: &wire{boundary: boundary, length: buf[:end:end], advance: buf[start:]}}
 }

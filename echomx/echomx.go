@@ -21,8 +21,6 @@
 package echomx
 
 import (
-	"errors"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/mxreplace/mx/core"
@@ -34,26 +32,17 @@ func Stream(src core.Source) echo.HandlerFunc { return StreamWith(src, nil) }
 
 // StreamWith returns an echo handler that serves src with [core.Serve] and
 // opts (nil means the defaults). It panics if opts are invalid, so that a
-// bad configuration fails at registration, as [core.Handler] does.
+// bad configuration fails at registration.
 //
-// An error before the first byte (a *core.StatusError, such as 405 for a
-// POST) is returned as an *echo.HTTPError with its code (and the
-// StatusError as its internal error), so that echo's HTTPErrorHandler
-// answers the request. An error after the first byte (a panicking source,
-// an invalid part) is returned as it is, for logging middleware to see;
-// the response is committed by then, which echo's default HTTPErrorHandler
-// leaves alone (a custom one must check c.Response().Committed as well). A
-// client that leaves is not an error.
+// Serve answers its own errors (such as 405 for a POST) and returns them,
+// for logging middleware to see. The response is committed by then, so
+// echo's default HTTPErrorHandler leaves it alone; a custom one must check
+// c.Response().Committed.
 func StreamWith(src core.Source, opts *core.Options) echo.HandlerFunc {
 	if err := opts.Validate(); err != nil {
 		panic(err)
 	}
 	return func(c echo.Context) error {
-		err := core.Serve(c.Response(), c.Request(), src, opts)
-		var se *core.StatusError
-		if errors.As(err, &se) {
-			return echo.NewHTTPError(se.Code).SetInternal(err)
-		}
-		return err
+		return core.Serve(c.Response(), c.Request(), src, opts)
 	}
 }

@@ -21,7 +21,6 @@ package ginmx
 
 import (
 	"errors"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 
@@ -34,13 +33,11 @@ func Stream(src core.Source) gin.HandlerFunc { return StreamWith(src, nil) }
 
 // StreamWith returns a gin handler that serves src with [core.Serve] and
 // opts (nil means the defaults). It panics if opts are invalid, so that a
-// bad configuration fails at registration, as [core.Handler] does.
+// bad configuration fails at registration.
 //
-// An error before the first byte (a *core.StatusError, such as 405 for a
-// POST) is answered with its status and the status text as a plain-text
-// body, and the chain is aborted. Every error, before or after the first
-// byte, is attached to the context with c.Error, where gin.Logger and later
-// middleware see it. A client that leaves is not an error.
+// Serve answers its own errors (such as 405 for a POST). Every error is
+// attached to the context with c.Error, for gin.Logger and later
+// middleware; an error before the stream started also aborts the chain.
 func StreamWith(src core.Source, opts *core.Options) gin.HandlerFunc {
 	if err := opts.Validate(); err != nil {
 		panic(err)
@@ -53,7 +50,6 @@ func StreamWith(src core.Source, opts *core.Options) gin.HandlerFunc {
 		_ = c.Error(err)
 		var se *core.StatusError
 		if errors.As(err, &se) {
-			c.String(se.Code, http.StatusText(se.Code))
 			c.Abort()
 		}
 	}

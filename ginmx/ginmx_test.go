@@ -114,9 +114,9 @@ func (e *errorsSeen) get() ([]error, int) {
 	return e.errs, e.status
 }
 
-// TestPreStreamError: a *core.StatusError (here 405 for a POST) becomes
-// gin's idiom: the status with its text as a plain body, the chain aborted,
-// the error in c.Errors; the source is never called.
+// TestPreStreamError: core.Serve answers a POST with 405 and its text as a
+// plain body; the adapter aborts the chain and puts the *core.StatusError
+// in c.Errors; the source is never called.
 func TestPreStreamError(t *testing.T) {
 	t.Parallel()
 	var seen errorsSeen
@@ -130,7 +130,7 @@ func TestPreStreamError(t *testing.T) {
 	r.POST("/", ginmx.Stream(src), func(*gin.Context) { after = true })
 	srv, c := demotest.Serve(t, r, false)
 
-	resp := demotest.CheckPlain(t, c, http.MethodPost, srv.URL, http.StatusMethodNotAllowed, "Method Not Allowed")
+	resp := demotest.CheckPlain(t, c, http.MethodPost, srv.URL, http.StatusMethodNotAllowed, "Method Not Allowed\n")
 	if got := resp.Header.Get("Allow"); got != "GET, HEAD" {
 		t.Errorf("Allow %q, want \"GET, HEAD\"", got)
 	}

@@ -64,8 +64,8 @@ func HTML(k int) string {
 }
 
 // Steps returns the demo: six text/plain parts 500 ms apart, the PNG 500 ms
-// later and a 1 s pause, then eight text/html parts 300 ms apart. The stream
-// ends right after the last part.
+// later and a 1 s pause, then eight text/html parts 300 ms apart. The last
+// part is marked Last, so the stream ends right after it.
 func Steps() []Step {
 	var s []Step
 	for i := range 6 {
@@ -80,6 +80,7 @@ func Steps() []Step {
 		s = append(s, Step{core.HTML(HTML(k)), 300 * time.Millisecond})
 	}
 	s[len(s)-1].Pause = 0
+	s[len(s)-1].Part.Last = true // the close delimiter follows it at once
 	return s
 }
 

@@ -98,7 +98,7 @@ func produce(ctx context.Context, cam *core.Broadcaster, src frames, interval ti
 			return
 		}
 		if err := cam.Publish(core.JPEG(jpg)); err != nil {
-			if !errors.Is(err, core.ErrClosed) {
+			if !errors.Is(err, core.ErrShutdown) {
 				logger.Printf("mjpeg: publish: %v", err)
 			}
 			return

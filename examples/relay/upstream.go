@@ -53,7 +53,7 @@ func (u *upstream) run(ctx context.Context) {
 				failed = ""
 			}
 		})
-		if ctx.Err() != nil || errors.Is(err, core.ErrClosed) {
+		if ctx.Err() != nil || errors.Is(err, core.ErrShutdown) {
 			return
 		}
 		if parts > 0 {
