@@ -26,9 +26,11 @@
 // Each message carries two headers of its own, [OriginHeader] (an id per
 // Origin) and [SeqHeader] (a counter per Origin): an Edge drops a part that
 // is not newer than one it has already published, and removes both before
-// its viewers see the part. A message without them (from a publisher that
-// is not an Origin) is served as it comes. The latest part is asked for on
-// the subject [LatestSubject] names.
+// its viewers see the part. A part marked core.Part.Last also carries
+// [LastHeader]: it ends the stream of every viewer, on the Origin and on
+// every Edge, as it would on one Broadcaster. A message without these
+// headers (from a publisher that is not an Origin) is served as it comes.
+// The latest part is asked for on the subject [LatestSubject] names.
 //
 // The size of a NATS message is bounded by the server's max_payload (1 MB
 // by default; up to 8 MB is reasonable). Origin.Publish refuses a part that
@@ -47,6 +49,8 @@ const (
 	OriginHeader = "Mx-Origin"
 	// SeqHeader numbers the parts of one Origin from 1.
 	SeqHeader = "Mx-Seq"
+	// LastHeader, set to "1", marks a part published as core.Part.Last.
+	LastHeader = "Mx-Last"
 )
 
 // LatestSubject returns the subject on which the Origin of subject answers

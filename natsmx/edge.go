@@ -59,6 +59,10 @@ type EdgeStats struct {
 // end at Shutdown). Part headers come as the Origin sent them, X-Timestamp
 // included.
 //
+// A part marked core.Part.Last (see Origin.Publish) ends the Edge: its
+// viewers' streams end after that part, it unsubscribes, and new viewers
+// get an empty stream.
+//
 // The Edge subscribes to the subject when its first viewer comes, asks the
 // Origin for the latest part at once (and again after a reconnect), and
 // unsubscribes when its last viewer leaves. Parts older than one already
@@ -285,9 +289,13 @@ func (e *Edge) receive(m *nats.Msg) {
 		return
 	}
 	e.origin, e.seq = origin, seq
-	if err := e.b.Publish(p); err != nil && !errors.Is(err, core.ErrClosed) {
+	if err := e.b.Publish(p); err != nil && !errors.Is(err, core.ErrShutdown) {
 		e.invalid.Add(1)
 		e.opts.ErrorLog.Printf("natsmx: %s: %v", e.subject, err)
+	}
+	if p.Last { // the stream is over: the Broadcaster has shut down
+		e.closed = true
+		e.unsubscribe()
 	}
 }
 

@@ -229,7 +229,7 @@ func TestShutdown(t *testing.T) {
 	if err := o.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Publish(numbered(9)); !errors.Is(err, core.ErrClosed) {
+	if err := o.Publish(numbered(9)); !errors.Is(err, core.ErrShutdown) {
 		t.Fatalf("Publish after Shutdown: %v", err)
 	}
 	select {
@@ -291,5 +291,54 @@ func TestBadArguments(t *testing.T) {
 	}
 	if _, err := natsmx.NewOrigin(nc, subject, nil, nil); err == nil {
 		t.Error("NewOrigin without a Broadcaster: no error")
+	}
+}
+
+// A part marked Last ends the streams on the origin and on every edge, and
+// an edge that comes later gets it too.
+func TestLastPart(t *testing.T) {
+	s := runServer(t, 0)
+	b := &core.Broadcaster{Timestamps: true}
+	o, err := natsmx.NewOrigin(connect(t, s.ClientURL()), subject, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Shutdown(context.Background())
+	e1, srv1 := newEdge(t, connect(t, s.ClientURL()), nil)
+	v := watch(t, srv1.URL+"/stream")
+	lockstep(t, o, []*viewer{v}, 1, 3)
+	last := numbered(3)
+	last.Last = true
+	if err := o.Publish(last); err != nil {
+		t.Fatal(err)
+	}
+	if p := v.next(t, 10*time.Second); number(t, p) != 3 || p.Header.Get(natsmx.LastHeader) != "" {
+		t.Fatalf("got %v %q", p.Header, p.Body)
+	}
+	select {
+	case err := <-v.end:
+		if err != nil {
+			t.Fatalf("stream end: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("edge stream did not end after the last part")
+	}
+	if err := o.Publish(numbered(4)); !errors.Is(err, core.ErrShutdown) {
+		t.Fatalf("Publish after the last part: %v", err)
+	}
+	waitFor(t, 10*time.Second, "edge unsubscribed", func() bool { return !e1.Stats().Subscribed })
+
+	_, srv2 := newEdge(t, connect(t, s.ClientURL()), nil)
+	v2 := watch(t, srv2.URL+"/stream")
+	if p := v2.next(t, 10*time.Second); number(t, p) != 3 {
+		t.Fatalf("later edge got %q", p.Body)
+	}
+	select {
+	case err := <-v2.end:
+		if err != nil {
+			t.Fatalf("later edge stream end: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("later edge stream did not end after the last part")
 	}
 }

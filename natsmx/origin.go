@@ -98,12 +98,17 @@ func NewOrigin(nc *nats.Conn, subject string, b *core.Broadcaster, opts *OriginO
 // message (its body, its header and the Origin's own fields, against the
 // connection's max payload) with an error wrapping nats.ErrMaxPayload,
 // and publishes it nowhere. Other errors are the Broadcaster's, wrapped
-// (core.ErrInvalidHeader, or core.ErrClosed after Shutdown).
+// (core.ErrInvalidHeader, core.ErrDelimiter, or core.ErrShutdown after
+// Shutdown or a part marked Last).
+//
+// A part marked Last ends the streams of the Origin's viewers and of every
+// Edge's viewers; the Origin then answers requests for the latest part with
+// it, so an Edge that comes later ends its streams too.
 func (o *Origin) Publish(p core.Part) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
-		return fmt.Errorf("natsmx: %w", core.ErrClosed)
+		return fmt.Errorf("natsmx: %w", core.ErrShutdown)
 	}
 	extra := 0
 	if o.b.Timestamps {

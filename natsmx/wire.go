@@ -18,15 +18,18 @@ import (
 const timestampSize = len(core.TimestampHeader) + len(": 1733385145.123456\r\n")
 
 // message returns p as a NATS message on subject: p's header fields as
-// NATS headers (the value slices are shared), OriginHeader and SeqHeader,
-// and p's body as the payload.
+// NATS headers (the value slices are shared), OriginHeader, SeqHeader and,
+// for a last part, LastHeader, and p's body as the payload.
 func message(subject string, p core.Part, origin string, seq uint64) *nats.Msg {
-	h := make(nats.Header, len(p.Header)+2)
+	h := make(nats.Header, len(p.Header)+3)
 	for k, v := range p.Header {
 		h[k] = v
 	}
 	h[OriginHeader] = []string{origin}
 	h[SeqHeader] = []string{strconv.FormatUint(seq, 10)}
+	if p.Last {
+		h[LastHeader] = []string{"1"}
+	}
 	return &nats.Msg{Subject: subject, Header: h, Data: p.Body}
 }
 
@@ -38,6 +41,9 @@ func messageSize(p core.Part, origin string, seq uint64, extra int) int {
 	n := len("NATS/1.0\r\n\r\n") + extra
 	n += len(OriginHeader) + len(origin) + 4
 	n += len(SeqHeader) + len(strconv.FormatUint(seq, 10)) + 4
+	if p.Last {
+		n += len(LastHeader) + len("1") + 4
+	}
 	for k, vs := range p.Header {
 		for _, v := range vs {
 			n += len(k) + len(textproto.TrimString(v)) + 4
@@ -46,8 +52,9 @@ func messageSize(p core.Part, origin string, seq uint64, extra int) int {
 	return n + len(p.Body)
 }
 
-// decode returns the part a message carries, with OriginHeader and
-// SeqHeader removed, and their values. It takes the message's header map
+// decode returns the part a message carries, with OriginHeader, SeqHeader
+// and LastHeader removed (the last sets p.Last), and the first two's
+// values. It takes the message's header map
 // (header names canonical) and payload as they are. seq is 0 for a message
 // without SeqHeader.
 func decode(m *nats.Msg) (p core.Part, origin string, seq uint64, err error) {
@@ -64,11 +71,13 @@ func decode(m *nats.Msg) (p core.Part, origin string, seq uint64, err error) {
 					return core.Part{}, "", 0, fmt.Errorf("natsmx: %s %q: %w", SeqHeader, v[0], err)
 				}
 			}
+		case LastHeader:
+			p.Last = true
 		default:
 			h[ck] = append(h[ck], v...)
 		}
 	}
-	p = core.Part{Header: h, Body: m.Data}
+	p.Header, p.Body = h, m.Data
 	if err := p.Validate(); err != nil {
 		return core.Part{}, "", 0, fmt.Errorf("natsmx: %w", err)
 	}
