@@ -165,9 +165,6 @@ func TestSlowEdge(t *testing.T) {
 	if grown > 16<<20 {
 		t.Errorf("heap grew by %d MiB", grown>>20)
 	}
-	if st.Skipped == 0 {
-		t.Errorf("the slow viewer skipped nothing: %+v", st)
-	}
 	if n, _ := strconv.Atoi(last); st.Received < 2 || st.Received > uint64(n) {
 		t.Errorf("slow edge received %d parts", st.Received)
 	}
