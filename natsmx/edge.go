@@ -32,6 +32,10 @@ type EdgeOptions struct {
 	// Edge is busy; NATS drops newer ones beyond it (counted in
 	// EdgeStats.Lost). Default DefaultPendingParts.
 	PendingParts int
+	// SnapshotWait sets the field of the same name of the local
+	// Broadcaster: how long SnapshotHandler waits for a first part before
+	// it answers 503. Default core.DefaultSnapshotWait.
+	SnapshotWait time.Duration
 	// LatestTimeout bounds a request for the latest part. Default
 	// DefaultLatestTimeout.
 	LatestTimeout time.Duration
@@ -109,7 +113,7 @@ func NewEdge(nc *nats.Conn, subject string, opts *EdgeOptions) (*Edge, error) {
 	if e.opts.ErrorLog == nil {
 		e.opts.ErrorLog = log.Default()
 	}
-	e.b.IdleRepeat, e.b.MaxFPS = e.opts.IdleRepeat, e.opts.MaxFPS
+	e.b.IdleRepeat, e.b.MaxFPS, e.b.SnapshotWait = e.opts.IdleRepeat, e.opts.MaxFPS, e.opts.SnapshotWait
 	return e, nil
 }
 
@@ -305,9 +309,10 @@ func (e *Edge) receive(m *nats.Msg) {
 func (e *Edge) Snapshot() (core.Part, bool) { return e.b.Snapshot() }
 
 // SnapshotHandler returns a handler that answers with the latest part as
-// one response, like core.Broadcaster.SnapshotHandler. When the Edge has
-// no viewers, it first asks the Origin for its latest part; when there is
-// none to be had, it answers 503.
+// one response, like core.Broadcaster.SnapshotHandler: it waits up to
+// EdgeOptions.SnapshotWait for a first part, then answers 503. The request
+// counts as a viewer while it waits, and an Edge without viewers first asks
+// the Origin for its latest part, so the answer is never an old part.
 func (e *Edge) SnapshotHandler() http.Handler {
 	local := e.b.SnapshotHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -315,11 +320,10 @@ func (e *Edge) SnapshotHandler() http.Handler {
 			e.mu.Lock()
 			subscribed := e.sub != nil
 			e.mu.Unlock()
-			if !subscribed {
-				e.fetchLatest(r.Context())
-				if _, ok := e.b.Snapshot(); !ok {
-					http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-					return
+			if e.join() {
+				defer e.leave()
+				if !subscribed {
+					e.fetchLatest(r.Context())
 				}
 			}
 		}

@@ -127,11 +127,11 @@ func TestLatestAtOnce(t *testing.T) {
 	}
 }
 
-// Without an origin, an edge's snapshot is 503 at once, and a viewer waits
-// for the first part.
+// Without an origin, an edge's snapshot is 503 after SnapshotWait, and a
+// viewer waits for the first part.
 func TestNoOrigin(t *testing.T) {
 	s := runServer(t, 0)
-	_, srv := newEdge(t, connect(t, s.ClientURL()), nil)
+	_, srv := newEdge(t, connect(t, s.ClientURL()), &natsmx.EdgeOptions{SnapshotWait: 100 * time.Millisecond})
 	resp, err := http.Get(srv.URL + "/snapshot")
 	if err != nil {
 		t.Fatal(err)
