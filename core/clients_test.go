@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"iter"
 	"net/http/httptest"
 	"os/exec"
 	"strings"
@@ -19,27 +18,8 @@ import (
 // These tests check the clean end of a stream with real clients. They skip
 // when the client is not installed (.ci/run installs it).
 
-func lookPath(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed (apt-get install %s): skipping", name, pkg)
-	}
-	return p
-}
-
-func partsSource(parts ...core.Part) core.Source {
-	return func(ctx context.Context) iter.Seq[core.Part] {
-		return func(yield func(core.Part) bool) {
-			for _, p := range parts {
-				if !yield(p) {
-					return
-				}
-			}
-		}
-	}
-}
-
+// TestCurlSeesCleanEnd: curl gets exactly the parts, the final repeat and
+// the close delimiter, with and without chunked coding.
 func TestCurlSeesCleanEnd(t *testing.T) {
 	curl := lookPath(t, "curl", "curl")
 	for _, chunked := range []bool{false, true} {
@@ -60,6 +40,7 @@ func TestCurlSeesCleanEnd(t *testing.T) {
 	}
 }
 
+// testJPEG returns a 64x48 JPEG image of one colour.
 func testJPEG(t *testing.T, c color.Color) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
 	for i := 0; i < len(img.Pix); i += 4 {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
-	"strings"
 	"testing"
 
 	"github.com/mxreplace/mx/core"
@@ -64,19 +63,6 @@ func TestWritePartDelimiter(t *testing.T) {
 			t.Errorf("body %q: %v", body, err)
 		}
 	}
-}
-
-// streamBoundary returns the boundary Serve uses by default, which every
-// Broadcaster frames its parts for.
-func streamBoundary(t *testing.T) string {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	core.Serve(rec, httptest.NewRequest(http.MethodHead, "/", nil), nil, nil)
-	_, b, ok := strings.Cut(rec.Header().Get("Content-Type"), "boundary=")
-	if !ok {
-		t.Fatalf("no boundary in %q", rec.Header().Get("Content-Type"))
-	}
-	return b
 }
 
 // TestPublishDelimiter: a Broadcaster refuses a part whose body holds its

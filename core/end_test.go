@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"iter"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,12 +16,6 @@ import (
 
 	"github.com/mxreplace/mx/core"
 )
-
-// lastPart returns p marked as the last part of its stream.
-func lastPart(p core.Part) core.Part {
-	p.Last = true
-	return p
-}
 
 // TestWriterLast: the close delimiter follows a part marked Last at once,
 // in both modes, and nothing is written after it.
@@ -62,26 +55,6 @@ func TestWriterLast(t *testing.T) {
 				t.Errorf("mime/multipart: %d parts, %v; want 2, nil", n, err)
 			}
 		})
-	}
-}
-
-// countMultipart reads r with mime/multipart and returns the number of parts
-// before io.EOF, or the error that ended it.
-func countMultipart(r io.Reader, boundary string) (int, error) {
-	mr := multipart.NewReader(r, boundary)
-	n := 0
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-		if _, err := io.Copy(io.Discard, p); err != nil {
-			return n, err
-		}
-		n++
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/mxreplace/mx/core"
 )
 
+// collect reads a stream to its end and returns the parts and the error.
 func collect(t testing.TB, r io.Reader, boundary string, opts *core.ReadOptions) ([]core.Part, error) {
 	t.Helper()
 	var parts []core.Part

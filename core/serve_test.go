@@ -8,169 +8,140 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"log"
-	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mxreplace/mx/core"
-	"github.com/mxreplace/mx/examples/demo"
 )
 
-// newServer starts h over HTTP/1.1 or HTTP/2 (TLS) and returns its URL and a
-// client for it.
-func newServer(t *testing.T, h http.Handler, http2 bool) (*httptest.Server, *http.Client) {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	if http2 {
-		srv.EnableHTTP2 = true
-		srv.StartTLS()
-	} else {
-		srv.Start()
-	}
-	t.Cleanup(srv.Close)
-	return srv, srv.Client()
-}
-
-func get(t *testing.T, c *http.Client, ctx context.Context, url string, hdr ...string) *http.Response {
-	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return resp
-}
-
-// timedSource yields n text parts gap apart and records when each was
-// handed over and when the producer returned.
-type timedSource struct {
-	n    int
-	gap  time.Duration
-	mu   sync.Mutex
-	sent []time.Time
-	done chan struct{}
-}
-
-func newTimedSource(n int, gap time.Duration) *timedSource {
-	return &timedSource{n: n, gap: gap, done: make(chan struct{})}
-}
-
-func (s *timedSource) Source(ctx context.Context) iter.Seq[core.Part] {
-	return func(yield func(core.Part) bool) {
-		defer close(s.done)
-		for i := range s.n {
-			if i > 0 {
-				select {
-				case <-time.After(s.gap):
-				case <-ctx.Done():
-					return
-				}
+// TestServePartByPart: each part reaches the client whole as soon as it is
+// written, over HTTP/1.1 and HTTP/2.
+func TestServePartByPart(t *testing.T) {
+	eachProto(t, func(t *testing.T, http2 bool) {
+		const gap = 300 * time.Millisecond
+		src := newTimedSource(6, gap)
+		srv := newServer(t, core.Handler(src.Source, nil), http2)
+		resp := get(t, context.Background(), srv.Client(), srv.URL)
+		if want := map[bool]int{false: 1, true: 2}[http2]; resp.ProtoMajor != want {
+			t.Fatalf("proto %s", resp.Proto)
+		}
+		var arrived []time.Time
+		for p, err := range core.ReadResponse(resp, nil) {
+			if err != nil {
+				t.Fatal(err)
 			}
-			s.mu.Lock()
-			s.sent = append(s.sent, time.Now())
-			s.mu.Unlock()
-			if !yield(core.Text(fmt.Sprint("part ", i))) {
-				return
+			if want := fmt.Sprint("part ", len(arrived)); string(p.Body) != want {
+				t.Fatalf("part %q, want %q", p.Body, want)
+			}
+			arrived = append(arrived, time.Now())
+		}
+		if len(arrived) != 6 {
+			t.Fatalf("%d parts", len(arrived))
+		}
+		// Each part is complete (its delimiter received) right after it
+		// was written, long before the next one is written.
+		var worst time.Duration
+		for i, at := range arrived {
+			lag := at.Sub(src.sent[i])
+			worst = max(worst, lag)
+			if lag > gap/2 {
+				t.Errorf("part %d complete %v after it was written", i, lag)
 			}
 		}
-	}
+		t.Logf("parts complete at most %v after they were written", worst)
+	})
 }
 
-func TestServePartByPart(t *testing.T) {
-	for _, h2 := range []bool{false, true} {
-		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2], func(t *testing.T) {
-			t.Parallel()
-			const gap = 300 * time.Millisecond
-			src := newTimedSource(6, gap)
-			srv, c := newServer(t, core.Handler(src.Source, nil), h2)
-			resp := get(t, c, context.Background(), srv.URL)
-			if want := map[bool]int{false: 1, true: 2}[h2]; resp.ProtoMajor != want {
-				t.Fatalf("proto %s", resp.Proto)
-			}
-			var arrived []time.Time
-			for p, err := range core.ReadResponse(resp, nil) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if want := fmt.Sprint("part ", len(arrived)); string(p.Body) != want {
-					t.Fatalf("part %q, want %q", p.Body, want)
-				}
-				arrived = append(arrived, time.Now())
-			}
-			if len(arrived) != 6 {
-				t.Fatalf("%d parts", len(arrived))
-			}
-			// Each part is complete (its delimiter received) right after it
-			// was written, long before the next one is written.
-			var worst time.Duration
-			for i, at := range arrived {
-				lag := at.Sub(src.sent[i])
-				worst = max(worst, lag)
-				if lag > gap/2 {
-					t.Errorf("part %d complete %v after it was written", i, lag)
-				}
-			}
-			t.Logf("parts complete at most %v after they were written", worst)
-		})
+// mixedSteps are text, PNG-typed and HTML parts with short pauses. The last
+// part is marked Last.
+func mixedSteps() []step {
+	png := []byte("\x89PNG\r\n\x1a\n")
+	for i := range 256 {
+		png = append(png, byte(i))
 	}
+	s := []step{
+		{core.Text("Hello,       text       "), 150 * time.Millisecond},
+		{core.Text("       plain      world!"), 150 * time.Millisecond},
+		{core.PNG(png), 300 * time.Millisecond},
+		{core.HTML("<!doctype html><h1>Hello,</h1>"), 100 * time.Millisecond},
+		{core.HTML("<!doctype html><h1>Hello, the <i>wonderful</i></h1>"), 100 * time.Millisecond},
+		{core.HTML("<!doctype html><h1>Hello, the <i>wonderful</i> world of HTML!</h1>"), 0},
+	}
+	s[len(s)-1].part.Last = true
+	return s
 }
 
-func TestServeDemo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the demo takes 6 s")
-	}
-	steps := demo.Steps()
-	for _, h2 := range []bool{false, true} {
-		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2], func(t *testing.T) {
-			t.Parallel()
-			srv, c := newServer(t, core.Handler(demo.Source, nil), h2)
-			start := time.Now()
-			resp := get(t, c, context.Background(), srv.URL, "User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-			i := 0
-			var due time.Duration
-			for p, err := range core.ReadResponse(resp, nil) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if i >= len(steps) {
-					t.Fatalf("extra part %q", p.Body)
-				}
-				if !bytes.Equal(p.Body, steps[i].Part.Body) || p.ContentType() != steps[i].Part.ContentType() {
-					t.Fatalf("part %d: %s %q", i, p.ContentType(), p.Body)
-				}
-				if el := time.Since(start); el < due-20*time.Millisecond || el > due+500*time.Millisecond {
-					t.Errorf("part %d at %v, due at %v", i, el, due)
-				}
-				due += steps[i].Pause
-				i++
+// TestServeTimedParts streams mixedSteps in real time, in the length mode.
+// Each part arrives with its bytes and type, about when it is due. The wire
+// holds exactly the parts, each framed once, and the close delimiter
+// follows the last part at once.
+func TestServeTimedParts(t *testing.T) {
+	steps := mixedSteps()
+	eachProto(t, func(t *testing.T, http2 bool) {
+		srv := newServer(t, core.Handler(stepSource(steps).Source, nil), http2)
+		start := time.Now()
+		resp := get(t, context.Background(), srv.Client(), srv.URL, "User-Agent", firefoxUA)
+		if want := map[bool]int{false: 1, true: 2}[http2]; resp.ProtoMajor != want {
+			t.Fatalf("proto %s", resp.Proto)
+		}
+		var wire bytes.Buffer
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.TeeReader(resp.Body, &wire), resp.Body}
+		i := 0
+		var due time.Duration
+		var lastAt time.Time
+		for p, err := range core.ReadResponse(resp, nil) {
+			if err != nil {
+				t.Fatal(err)
 			}
-			if i != len(steps) {
-				t.Fatalf("%d parts, want %d", i, len(steps))
+			if i >= len(steps) {
+				t.Fatalf("extra part %q", p.Body)
 			}
-		})
-	}
+			if !bytes.Equal(p.Body, steps[i].part.Body) || p.ContentType() != steps[i].part.ContentType() {
+				t.Fatalf("part %d: %s %q", i, p.ContentType(), p.Body)
+			}
+			lastAt = time.Now()
+			if el := lastAt.Sub(start); el < due-20*time.Millisecond || el > due+500*time.Millisecond {
+				t.Errorf("part %d at %v, due at %v", i, el, due)
+			}
+			due += steps[i].pause
+			i++
+		}
+		if i != len(steps) {
+			t.Fatalf("%d parts, want %d", i, len(steps))
+		}
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			t.Fatalf("after the last part: %v", err)
+		}
+		if d := time.Since(lastAt); d > 500*time.Millisecond {
+			t.Errorf("the stream ended %v after the last part", d)
+		}
+		_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		B := params["boundary"]
+		want := "--" + B + "\r\n"
+		for _, s := range steps {
+			want += lengthFrame(s.part.ContentType(), s.part.Body, B)
+		}
+		want = strings.TrimSuffix(want, "\r\n") + "--\r\n"
+		if wire.String() != want {
+			t.Errorf("wire:\n got %q\nwant %q", abbrev(wire.Bytes()), abbrev([]byte(want)))
+		}
+	})
 }
 
+// TestServeHeaders: Serve sets the stream's headers unless the caller did,
+// and a preset Content-Type gives the boundary. An HTTP/1.1 stream is
+// unchunked and its connection closed, unless Options.Chunked.
 func TestServeHeaders(t *testing.T) {
-	h := core.Handler(func(ctx context.Context) iter.Seq[core.Part] {
-		return func(yield func(core.Part) bool) { yield(core.Text("x")) }
-	}, nil)
-	srv, c := newServer(t, h, false)
-	resp := get(t, c, context.Background(), srv.URL)
+	srv := newServer(t, core.Handler(partsSource(core.Text("x")), nil), false)
+	resp := get(t, context.Background(), srv.Client(), srv.URL)
 	io.ReadAll(resp.Body)
 	for k, want := range map[string]string{
 		"Cache-Control":     "no-cache, no-store, must-revalidate",
@@ -192,12 +163,10 @@ func TestServeHeaders(t *testing.T) {
 	pre := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "private")
 		w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary=mine")
-		core.Serve(w, r, func(ctx context.Context) iter.Seq[core.Part] {
-			return func(yield func(core.Part) bool) { yield(core.Text("x")) }
-		}, &core.Options{Chunked: true})
+		core.Serve(w, r, partsSource(core.Text("x")), &core.Options{Chunked: true})
 	})
-	srv2, c2 := newServer(t, pre, false)
-	resp = get(t, c2, context.Background(), srv2.URL)
+	srv2 := newServer(t, pre, false)
+	resp = get(t, context.Background(), srv2.Client(), srv2.URL)
 	body, _ := io.ReadAll(resp.Body)
 	if resp.Header.Get("Cache-Control") != "private" || !bytes.HasPrefix(body, []byte("--mine\r\n")) {
 		t.Errorf("preset headers: %v, body %q", resp.Header, body)
@@ -207,13 +176,16 @@ func TestServeHeaders(t *testing.T) {
 	}
 }
 
+// TestServeMethods: HEAD gets the headers without a call to the source.
+// Other methods than GET and HEAD get 405 with Allow.
 func TestServeMethods(t *testing.T) {
 	called := make(chan struct{}, 1)
 	h := core.Handler(func(ctx context.Context) iter.Seq[core.Part] {
 		called <- struct{}{}
 		return func(yield func(core.Part) bool) { yield(core.Text("x")) }
 	}, nil)
-	srv, c := newServer(t, h, false)
+	srv := newServer(t, h, false)
+	c := srv.Client()
 
 	req, _ := http.NewRequest(http.MethodHead, srv.URL, nil)
 	resp, err := c.Do(req)
@@ -242,6 +214,7 @@ func TestServeMethods(t *testing.T) {
 	}
 }
 
+// TestServeOptionsValidated: Handler panics on invalid options.
 func TestServeOptionsValidated(t *testing.T) {
 	defer func() {
 		if recover() == nil {
@@ -251,25 +224,23 @@ func TestServeOptionsValidated(t *testing.T) {
 	core.Handler(nil, &core.Options{Boundary: "has space"})
 }
 
+// TestServeModes: the wire mode follows the User-Agent; the mx query
+// parameter overrides it when it names a mode.
 func TestServeModes(t *testing.T) {
-	h := core.Handler(func(ctx context.Context) iter.Seq[core.Part] {
-		return func(yield func(core.Part) bool) { yield(core.JPEG([]byte("jpg"))) }
-	}, &core.Options{Boundary: "B"})
-	srv, c := newServer(t, h, false)
-	const chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36"
-	const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+	srv := newServer(t, core.Handler(partsSource(core.JPEG([]byte("jpg"))), &core.Options{Boundary: "B"}), false)
+	c := srv.Client()
 	advance := "--B\r\nContent-Type: image/jpeg\r\n\r\njpg\r\n--B\r\nContent-Type: image/jpeg\r\n\r\njpg\r\n--B--\r\n"
 	length := "--B\r\nContent-Type: image/jpeg\r\nContent-Length: 3\r\n\r\njpg\r\n--B\r\nContent-Type: image/jpeg\r\nContent-Length: 3\r\nMx-Final: repeat\r\n\r\njpg\r\n--B--\r\n"
 	for _, tt := range []struct{ ua, query, want string }{
-		{chrome, "", advance},
-		{firefox, "", length},
+		{chromeUA, "", advance},
+		{firefoxUA, "", length},
 		{"curl/7.88.1", "", length},
 		{"Lavf/59.27.100", "", length},
-		{chrome, "?mx=length", length},
+		{chromeUA, "?mx=length", length},
 		{"curl/7.88.1", "?mx=advance", advance},
-		{chrome, "?mx=bogus", advance},
+		{chromeUA, "?mx=bogus", advance},
 	} {
-		resp := get(t, c, context.Background(), srv.URL+tt.query, "User-Agent", tt.ua)
+		resp := get(t, context.Background(), c, srv.URL+tt.query, "User-Agent", tt.ua)
 		body, _ := io.ReadAll(resp.Body)
 		if string(body) != tt.want {
 			t.Errorf("%s %s:\n got %q\nwant %q", tt.ua, tt.query, body, tt.want)
@@ -277,47 +248,49 @@ func TestServeModes(t *testing.T) {
 	}
 }
 
+// TestServeClientLeaves: when the client leaves, the source learns it from
+// ctx at once and Serve returns nil.
 func TestServeClientLeaves(t *testing.T) {
-	for _, h2 := range []bool{false, true} {
-		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2], func(t *testing.T) {
-			t.Parallel()
-			// The producer waits an hour between parts: it must learn from
-			// ctx that the client left.
-			src := newTimedSource(3, time.Hour)
-			served := make(chan error, 1)
-			srv, c := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				served <- core.Serve(w, r, src.Source, nil)
-			}), h2)
-			ctx, cancel := context.WithCancel(context.Background())
-			resp := get(t, c, ctx, srv.URL)
-			for _, err := range core.ReadResponse(resp, nil) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				break // the first part arrived
+	eachProto(t, func(t *testing.T, http2 bool) {
+		// The producer waits an hour between parts: it must learn from
+		// ctx that the client left.
+		src := newTimedSource(3, time.Hour)
+		served := make(chan error, 1)
+		srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			served <- core.Serve(w, r, src.Source, nil)
+		}), http2)
+		ctx, cancel := context.WithCancel(context.Background())
+		resp := get(t, ctx, srv.Client(), srv.URL)
+		for _, err := range core.ReadResponse(resp, nil) {
+			if err != nil {
+				t.Fatal(err)
 			}
-			left := time.Now()
-			cancel()
-			select {
-			case <-src.done:
-			case <-time.After(5 * time.Second):
-				t.Fatal("producer still running 5 s after the client left")
-			}
-			if err := <-served; err != nil {
-				t.Errorf("Serve = %v, want nil for a client that left", err)
-			}
-			t.Logf("producer returned %v after the client left", time.Since(left))
-		})
-	}
+			break // the first part arrived
+		}
+		left := time.Now()
+		cancel()
+		select {
+		case <-src.done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("producer still running 5 s after the client left")
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve = %v, want nil for a client that left", err)
+		}
+		t.Logf("producer returned %v after the client left", time.Since(left))
+	})
 }
 
+// TestServeOutlivesServerWriteTimeout: a stream outlasts
+// http.Server.WriteTimeout, because Serve moves the write deadline as parts
+// go out.
 func TestServeOutlivesServerWriteTimeout(t *testing.T) {
 	src := newTimedSource(8, 100*time.Millisecond)
 	srv := httptest.NewUnstartedServer(core.Handler(src.Source, nil))
 	srv.Config.WriteTimeout = 250 * time.Millisecond
 	srv.Start()
 	defer srv.Close()
-	resp := get(t, srv.Client(), context.Background(), srv.URL)
+	resp := get(t, context.Background(), srv.Client(), srv.URL)
 	n := 0
 	for _, err := range core.ReadResponse(resp, nil) {
 		if err != nil {
@@ -345,7 +318,7 @@ func TestServeDropsStalledClient(t *testing.T) {
 			}
 		}, &core.Options{WriteTimeout: 300 * time.Millisecond})
 	})
-	srv, _ := newServer(t, h, false)
+	srv := newServer(t, h, false)
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -363,18 +336,20 @@ func TestServeDropsStalledClient(t *testing.T) {
 	}
 }
 
+// TestServePanickingSource: a source that panics cuts its stream and is
+// logged. The server goes on serving.
 func TestServePanickingSource(t *testing.T) {
-	var logged bytes.Buffer
-	var mu sync.Mutex
+	var logged logBuffer
 	h := core.Handler(func(ctx context.Context) iter.Seq[core.Part] {
 		return func(yield func(core.Part) bool) {
 			yield(core.Text("before"))
 			panic("boom")
 		}
-	}, &core.Options{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))})
-	srv, c := newServer(t, h, false)
+	}, &core.Options{Logger: logged.logger()})
+	srv := newServer(t, h, false)
+	c := srv.Client()
 	for range 2 { // the server survives
-		resp := get(t, c, context.Background(), srv.URL)
+		resp := get(t, context.Background(), c, srv.URL)
 		var parts int
 		var err error
 		for _, e := range core.ReadResponse(resp, nil) {
@@ -388,8 +363,6 @@ func TestServePanickingSource(t *testing.T) {
 			t.Fatalf("parts %d, err %v: want the first part and then a cut stream", parts, err)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	if !strings.Contains(logged.String(), "source panicked: boom") {
 		t.Errorf("log: %q", logged.String())
 	}
@@ -399,8 +372,7 @@ func TestServePanickingSource(t *testing.T) {
 // holds the delimiter is skipped and logged; the stream goes on and ends
 // cleanly.
 func TestServeSkipsUnsafeParts(t *testing.T) {
-	var logged bytes.Buffer
-	var mu sync.Mutex
+	var logged logBuffer
 	const B = "fixedboundary"
 	h := core.Handler(func(ctx context.Context) iter.Seq[core.Part] {
 		return func(yield func(core.Part) bool) {
@@ -409,9 +381,9 @@ func TestServeSkipsUnsafeParts(t *testing.T) {
 			forged := core.Text("x\r\n--" + B + "\r\nContent-Type: text/html\r\n\r\n<script>")
 			_ = yield(core.Text("one")) && yield(bad) && yield(forged) && yield(core.Text("two"))
 		}
-	}, &core.Options{Boundary: B, Mode: core.ModeLength, Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))})
-	srv, c := newServer(t, h, false)
-	resp := get(t, c, context.Background(), srv.URL)
+	}, &core.Options{Boundary: B, Mode: core.ModeLength, Logger: logged.logger()})
+	srv := newServer(t, h, false)
+	resp := get(t, context.Background(), srv.Client(), srv.URL)
 	raw, _ := io.ReadAll(resp.Body)
 	want := "--" + B + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\r\none\r\n--" + B + "\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\r\ntwo\r\n--" + B + "\r\n" +
@@ -419,22 +391,9 @@ func TestServeSkipsUnsafeParts(t *testing.T) {
 	if string(raw) != want {
 		t.Errorf("body\n%q\nwant\n%q", raw, want)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	if !strings.Contains(logged.String(), "invalid part header") || !strings.Contains(logged.String(), "count=2") {
 		t.Errorf("log: %q", logged.String())
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // TestEndOnShutdown: srv.Shutdown ends open streams cleanly and at once.
@@ -444,7 +403,7 @@ func TestEndOnShutdown(t *testing.T) {
 	core.EndOnShutdown(srv.Config)
 	srv.Start()
 	defer srv.Close()
-	resp := get(t, srv.Client(), context.Background(), srv.URL)
+	resp := get(t, context.Background(), srv.Client(), srv.URL)
 	br := bufio.NewReader(resp.Body)
 	if _, err := br.Peek(1); err != nil { // the stream is open
 		t.Fatal(err)
@@ -474,12 +433,18 @@ func TestEndOnShutdown(t *testing.T) {
 	}
 }
 
+// TestServeNotFlushable: Serve refuses a ResponseWriter that cannot flush
+// (http.ErrNotSupported) without pulling the source.
 func TestServeNotFlushable(t *testing.T) {
 	rec := struct{ http.ResponseWriter }{httptest.NewRecorder()}
+	var log logBuffer
 	err := core.Serve(rec, httptest.NewRequest("GET", "/", nil), func(ctx context.Context) iter.Seq[core.Part] {
 		return func(yield func(core.Part) bool) { t.Error("source pulled") }
-	}, nil)
+	}, &core.Options{Logger: log.logger()})
 	if !errors.Is(err, http.ErrNotSupported) {
 		t.Fatalf("Serve = %v", err)
+	}
+	if !strings.Contains(log.String(), "cannot flush") {
+		t.Errorf("log %q", log.String())
 	}
 }
