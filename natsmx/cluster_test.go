@@ -169,3 +169,36 @@ func TestSlowEdge(t *testing.T) {
 		t.Errorf("slow edge received %d parts", st.Received)
 	}
 }
+
+// When the origin's node stops, the origin reconnects to another node; a
+// part published meanwhile still reaches the edges, once (the origin sends
+// it when it is back, or at once if it already is), and so do the next.
+func TestOriginNodeLoss(t *testing.T) {
+	nodes := runCluster(t, 3)
+	onc := connect(t, nodes[1].ClientURL())
+	waitFor(t, 10*time.Second, "servers discovered", func() bool { return len(onc.DiscoveredServers()) == 2 })
+	o := newOrigin(t, onc)
+	_, srv := newEdge(t, connect(t, nodes[0].ClientURL()), nil)
+	v := watch(t, srv.URL+"/stream")
+	lockstep(t, o, []*viewer{v}, 1, 5)
+	stopped := time.Now()
+	nodes[1].Shutdown()
+	if err := o.Publish(numbered(5)); err != nil {
+		t.Fatal(err)
+	}
+	if n := number(t, v.next(t, 10*time.Second)); n != 5 {
+		t.Fatalf("got part %d, want 5", n)
+	}
+	gap := time.Since(stopped)
+	t.Logf("the part published as the origin's node stopped came after %v", gap.Round(time.Millisecond))
+	if gap > 2*time.Second {
+		t.Errorf("the part came %v after the node stopped, want within 2 s", gap)
+	}
+	waitFor(t, 10*time.Second, "origin reconnected", onc.IsConnected)
+	for n := 6; n < 10; n++ {
+		o.Publish(numbered(n))
+		if got := number(t, v.next(t, 10*time.Second)); got != n {
+			t.Fatalf("got part %d, want %d", got, n)
+		}
+	}
+}

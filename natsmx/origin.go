@@ -62,7 +62,7 @@ type OriginOptions struct {
 type OriginStats struct {
 	Sent     uint64 // messages handed to the NATS connection
 	Skipped  uint64 // parts not sent because a newer part replaced them first
-	Failed   uint64 // messages the connection refused (closed, reconnect buffer full)
+	Failed   uint64 // messages not sent: connection down or closed
 	Answered uint64 // requests for the latest part answered
 }
 
@@ -142,20 +142,34 @@ func (o *Origin) Publish(p core.Part) error {
 }
 
 // send hands each newest message to the connection until Shutdown; the
-// message waiting then is sent before it returns.
+// message waiting then is sent before it returns. While the connection is
+// down it sends nothing: the client would buffer the messages and deliver
+// them late, all at once. Once reconnected, it sends the latest message
+// again if it was not sent (Edges drop it if they have it).
 func (o *Origin) send() {
 	defer close(o.stopped)
+	status := o.nc.StatusChanged(nats.CONNECTED)
+	defer o.nc.RemoveStatusListener(status)
 	var lastErr error
+	var unsent *nats.Msg // the latest message, when it could not be sent
 	for {
 		select {
 		case <-o.wake:
+		case <-status:
+			if unsent != nil {
+				o.next.CompareAndSwap(nil, unsent)
+			}
 		case <-o.done:
 		}
-		m := o.next.Swap(nil)
-		if m != nil {
-			err := o.nc.PublishMsg(m)
+		if m := o.next.Swap(nil); m != nil {
+			err := errNotConnected
+			if o.nc.IsConnected() {
+				err = o.nc.PublishMsg(m)
+			}
+			unsent = nil
 			if err != nil {
 				o.failed.Add(1)
+				unsent = m
 				if lastErr == nil || err.Error() != lastErr.Error() {
 					o.log.Printf("natsmx: publish %s: %v", o.subject, err)
 				}
@@ -173,6 +187,8 @@ func (o *Origin) send() {
 		}
 	}
 }
+
+var errNotConnected = errors.New("not connected: parts are dropped until the connection is back")
 
 // answer replies to a request for the latest part: the latest message, or,
 // before the first part, a message with OriginHeader and no SeqHeader
