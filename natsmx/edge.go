@@ -122,13 +122,12 @@ func NewEdge(nc *nats.Conn, subject string, opts *EdgeOptions) (*Edge, error) {
 // The sequence ends when ctx is done or the Edge shuts down. Use it as
 // core.Handler(e.Subscribe, nil).
 func (e *Edge) Subscribe(ctx context.Context) iter.Seq[core.Part] {
-	parts := e.b.Subscribe(ctx) // now, so that Serve learns the boundary
 	return func(yield func(core.Part) bool) {
-		if !e.join() {
+		if !e.join(ctx) {
 			return
 		}
 		defer e.leave()
-		for p := range parts {
+		for p := range e.b.Subscribe(ctx) {
 			if !yield(p) {
 				return
 			}
@@ -136,21 +135,30 @@ func (e *Edge) Subscribe(ctx context.Context) iter.Seq[core.Part] {
 	}
 }
 
-// join counts a viewer in, subscribing for the first one. It returns false
-// when the Edge is shut down or cannot subscribe.
-func (e *Edge) join() bool {
+// join counts a viewer in, subscribing for the first one, and waits until
+// the subscription has asked the Origin for its latest part (or ctx is
+// done), so that no viewer starts with a part older than the Origin's
+// latest. It returns false when the Edge is shut down or cannot subscribe.
+func (e *Edge) join(ctx context.Context) bool {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.closed {
+		e.mu.Unlock()
 		return false
 	}
 	if e.viewers == 0 {
 		if err := e.subscribe(); err != nil {
+			e.mu.Unlock()
 			e.opts.ErrorLog.Printf("%v", err)
 			return false
 		}
 	}
 	e.viewers++
+	ready := e.sub.ready
+	e.mu.Unlock()
+	select {
+	case <-ready:
+	case <-ctx.Done():
+	}
 	return true
 }
 
@@ -171,6 +179,7 @@ type subscription struct {
 	sub    *nats.Subscription
 	next   atomic.Pointer[nats.Msg] // newest message not yet published
 	wake   chan struct{}            // a message is waiting in next
+	ready  chan struct{}            // closed once the first request for the latest part is done
 	cancel context.CancelFunc       // ends the goroutine
 }
 
@@ -178,7 +187,7 @@ type subscription struct {
 // publishes what comes, and asks for the latest part now, after each
 // reconnect, and after NATS dropped messages. e.mu is held.
 func (e *Edge) subscribe() error {
-	s := &subscription{wake: make(chan struct{}, 1)}
+	s := &subscription{wake: make(chan struct{}, 1), ready: make(chan struct{})}
 	sub, err := e.nc.Subscribe(e.subject, func(m *nats.Msg) {
 		if s.next.Swap(m) != nil {
 			e.replaced.Add(1)
@@ -223,6 +232,7 @@ func (e *Edge) follow(ctx context.Context, s *subscription, status chan nats.Sta
 		}
 	}
 	fetch()
+	close(s.ready)
 	dropped := 0
 	for {
 		select {
@@ -311,21 +321,13 @@ func (e *Edge) Snapshot() (core.Part, bool) { return e.b.Snapshot() }
 // SnapshotHandler returns a handler that answers with the latest part as
 // one response, like core.Broadcaster.SnapshotHandler: it waits up to
 // EdgeOptions.SnapshotWait for a first part, then answers 503. The request
-// counts as a viewer while it waits, and an Edge without viewers first asks
-// the Origin for its latest part, so the answer is never an old part.
+// counts as a viewer while it is served, so an Edge without viewers first
+// asks the Origin for its latest part and never answers with an old one.
 func (e *Edge) SnapshotHandler() http.Handler {
 	local := e.b.SnapshotHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			e.mu.Lock()
-			subscribed := e.sub != nil
-			e.mu.Unlock()
-			if e.join() {
-				defer e.leave()
-				if !subscribed {
-					e.fetchLatest(r.Context())
-				}
-			}
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && e.join(r.Context()) {
+			defer e.leave()
 		}
 		local.ServeHTTP(w, r)
 	})

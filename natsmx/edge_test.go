@@ -112,7 +112,9 @@ func TestLatestAtOnce(t *testing.T) {
 	if st := e.Stats(); st.Received != 1 || st.Stale != 0 {
 		t.Fatalf("stats %+v, want one part received", st)
 	}
-	// The snapshot of an edge without viewers comes from the origin too.
+	// The snapshot of an edge without viewers comes from the origin too,
+	// and so does the first part of a viewer that comes later: never the
+	// part the edge had when its last viewer left.
 	v.stop()
 	waitFor(t, 10*time.Second, "unsubscribe", func() bool { return !e.Stats().Subscribed })
 	o.Publish(numbered(4))
@@ -124,6 +126,12 @@ func TestLatestAtOnce(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(body) != "4" || resp.Header.Get(core.TimestampHeader) == "" {
 		t.Fatalf("snapshot: %s %q %v, want 200 \"4\" with X-Timestamp", resp.Status, body, resp.Header)
+	}
+	waitFor(t, 10*time.Second, "unsubscribe", func() bool { return !e.Stats().Subscribed })
+	o.Publish(numbered(5))
+	v = watch(t, srv.URL+"/stream")
+	if got := number(t, v.next(t, 10*time.Second)); got != 5 {
+		t.Fatalf("first part %d, want the latest, 5", got)
 	}
 }
 
@@ -295,7 +303,7 @@ func TestBadArguments(t *testing.T) {
 }
 
 // A part marked Last ends the streams on the origin and on every edge, and
-// an edge that comes later gets it too.
+// an edge that comes later is ended too.
 func TestLastPart(t *testing.T) {
 	s := runServer(t, 0)
 	b := &core.Broadcaster{Timestamps: true}
@@ -328,17 +336,21 @@ func TestLastPart(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "edge unsubscribed", func() bool { return !e1.Stats().Subscribed })
 
-	_, srv2 := newEdge(t, connect(t, s.ClientURL()), nil)
+	// An edge that comes later ends too: like a Broadcaster after its last
+	// part, it serves an empty stream.
+	e2, srv2 := newEdge(t, connect(t, s.ClientURL()), nil)
 	v2 := watch(t, srv2.URL+"/stream")
-	if p := v2.next(t, 10*time.Second); number(t, p) != 3 {
-		t.Fatalf("later edge got %q", p.Body)
-	}
 	select {
+	case p := <-v2.parts:
+		t.Fatalf("later edge served %v %q", p.Header, p.Body)
 	case err := <-v2.end:
 		if err != nil {
 			t.Fatalf("later edge stream end: %v", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("later edge stream did not end after the last part")
+		t.Fatal("later edge stream did not end")
+	}
+	if st := e2.Stats(); st.Subscribed || st.Received != 1 {
+		t.Fatalf("later edge: %+v", st)
 	}
 }

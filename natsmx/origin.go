@@ -102,8 +102,9 @@ func NewOrigin(nc *nats.Conn, subject string, b *core.Broadcaster, opts *OriginO
 // Shutdown or a part marked Last).
 //
 // A part marked Last ends the streams of the Origin's viewers and of every
-// Edge's viewers; the Origin then answers requests for the latest part with
-// it, so an Edge that comes later ends its streams too.
+// Edge's viewers. The Origin then answers requests for the latest part with
+// it, so an Edge that comes later is ended too: like a Broadcaster after
+// its last part, it serves empty streams.
 func (o *Origin) Publish(p core.Part) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
