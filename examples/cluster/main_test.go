@@ -164,15 +164,20 @@ func check(t *testing.T, url string) {
 	t.Fatalf("%s: stream ended after %d parts", url, n)
 }
 
-// openStream opens the stream of the site at url and returns its body.
-func openStream(t *testing.T, url string) io.ReadCloser {
+// openStream opens the stream of the site at url, reads its first 1,000
+// bytes (a part has begun), and returns the whole body.
+func openStream(t *testing.T, url string) io.Reader {
 	t.Helper()
 	resp, err := http.Get(url + "stream")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
-	return resp.Body
+	start := make([]byte, 1000)
+	if _, err := io.ReadFull(resp.Body, start); err != nil {
+		t.Fatalf("%sstream: %v", url, err)
+	}
+	return io.MultiReader(bytes.NewReader(start), resp.Body)
 }
 
 // endsCleanly reads a stream to its end and wants the close delimiter last.
@@ -190,7 +195,7 @@ func endsCleanly(t *testing.T, body io.Reader) {
 // With no flags but -addr: an embedded NATS server, an origin and 2 edges.
 func TestAll(t *testing.T) {
 	p := start(t, build(t), 3, "-addr", "127.0.0.1:0", "-fps", "20")
-	var streams []io.ReadCloser
+	var streams []io.Reader
 	for _, u := range p.urls {
 		check(t, u)
 		streams = append(streams, openStream(t, u))
