@@ -2,16 +2,42 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
 	"image/jpeg"
+	"log"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/mxreplace/mx/core"
+	"github.com/mxreplace/mx/natsmx"
 )
+
+// produce publishes frame 1, 2, 3, ... through o at fps until ctx is done.
+func produce(ctx context.Context, o *natsmx.Origin, frame func(int) ([]byte, error), fps float64) {
+	tick := time.NewTicker(time.Duration(float64(time.Second) / fps))
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		jpg, err := frame(n)
+		if err == nil {
+			err = o.Publish(core.JPEG(jpg))
+		}
+		if err != nil {
+			log.Printf("cluster: frame %d: %v", n, err)
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
 
 // frames returns the JPEG frames source: the files of dir in name order, in
 // a loop, as they are, or with dir empty a test pattern of size w x h.

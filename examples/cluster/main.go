@@ -10,7 +10,8 @@
 // Every listener (edge or origin) serves GET / (a page with the stream),
 // /stream (image/jpeg parts with X-Timestamp, taken at the origin's
 // publish) and /snapshot, and the program prints one line with its URL.
-// Flags: -role all|origin|edge, -nats URLS (none: an embedded server),
+// Flags: -role all|origin|edge, -nats URLS (none: an embedded server, on
+// port 4222 for -role origin, where -role edge looks by default),
 // -subject, -addr (with -role all the first edge's; the next edges and the
 // origin take the following ports), -edges N, -fps, -size WxH, -dir DIR.
 // SIGINT or SIGTERM ends every stream cleanly and exits 0.
@@ -21,7 +22,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log"
 	"net"
 	"os"
 	"os/signal"
@@ -60,10 +60,13 @@ func main() {
 func run(role, urls, subject, addr string, edges int, fps float64, dir string, w, h int) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if urls == "" && role == "edge" {
+		urls = nats.DefaultURL // where an origin without -nats has its server
+	}
 	if urls == "" { // an embedded NATS server, in this process
 		port := -1 // any free port
 		if role == "origin" {
-			port = 4222 // the NATS default, for edges started on their own
+			port = nats.DefaultPort // for edges started on their own
 		}
 		ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true, MaxPayload: 8 << 20})
 		if err != nil {
@@ -113,25 +116,7 @@ func run(role, urls, subject, addr string, edges int, fps float64, dir string, w
 		}
 		pctx, stopProducing := context.WithCancel(context.Background())
 		produced := make(chan struct{})
-		go func() {
-			defer close(produced)
-			tick := time.NewTicker(time.Duration(float64(time.Second) / fps))
-			defer tick.Stop()
-			for n := 1; ; n++ {
-				jpg, err := frame(n)
-				if err == nil {
-					err = o.Publish(core.JPEG(jpg))
-				}
-				if err != nil {
-					log.Printf("cluster: frame %d: %v", n, err)
-				}
-				select {
-				case <-tick.C:
-				case <-pctx.Done():
-					return
-				}
-			}
-		}()
+		go func() { produce(pctx, o, frame, fps); close(produced) }()
 		end := func(ctx context.Context) error { stopProducing(); <-produced; return o.Shutdown(ctx) }
 		sites = append(sites, newSite("origin", subject, cam.Subscribe, cam.SnapshotHandler(), end))
 	}
