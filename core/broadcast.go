@@ -56,20 +56,40 @@ type Broadcaster struct {
 	once     sync.Once
 	boundary string
 	latest   atomic.Pointer[latest]
-	mu       sync.Mutex    // serializes Publish; guards active and idle
+	closing  atomic.Bool   // set by Shutdown, before the viewers are woken
+	mu       sync.Mutex    // serializes Publish; guards list, gone and idle
 	done     chan struct{} // closed by Shutdown
-	active   int           // running subscriptions
-	idle     chan struct{} // closed when active drops to 0 during Shutdown
+	list     []*viewer     // running subscriptions
+	gone     counts        // counts of the subscriptions that ended
+	idle     chan struct{} // closed when list empties during Shutdown
 
 	viewers   atomic.Int64
 	published atomic.Uint64
 	dropped   atomic.Uint64
-	sent      atomic.Uint64
-	skipped   atomic.Uint64
-	repeated  atomic.Uint64
 }
 
-// latest is the newest part and the channel closed when a newer one comes.
+// viewer is one subscription. Each has its own wake-up channel and
+// counters, so that the viewers share no lock and no written cache line on
+// their path: Publish wakes each one with a send that never blocks.
+type viewer struct {
+	wake chan struct{} // holds one token while a wake-up is pending
+	i    int           // index in Broadcaster.list, guarded by its mu
+	n    counts
+}
+
+// counts are a viewer's counters, written by its goroutine only.
+type counts struct {
+	sent, skipped, repeated atomic.Uint64
+}
+
+func (c *counts) add(o *counts) {
+	c.sent.Add(o.sent.Load())
+	c.skipped.Add(o.skipped.Load())
+	c.repeated.Add(o.repeated.Load())
+}
+
+// latest is the newest part and the channel closed when a newer one comes
+// (for SnapshotHandler's wait).
 type latest struct {
 	part    Part
 	seq     uint64
@@ -122,10 +142,8 @@ func (b *Broadcaster) Publish(p Part) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	select {
-	case <-b.done:
+	if b.closing.Load() {
 		return ErrShutdown
-	default:
 	}
 	old := b.latest.Load()
 	if b.DropRepeats && !p.Last && old.seq > 0 && bytes.Equal(old.part.Body, p.Body) && old.part.ContentType() == p.ContentType() {
@@ -136,9 +154,21 @@ func (b *Broadcaster) Publish(p Part) error {
 	b.published.Add(1)
 	close(old.changed)
 	if p.Last {
+		b.closing.Store(true)
 		close(b.done)
 	}
+	b.wakeAll()
 	return nil
+}
+
+// wakeAll wakes every viewer. b.mu must be held.
+func (b *Broadcaster) wakeAll() {
+	for _, v := range b.list {
+		select {
+		case v.wake <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
 }
 
 func pad6(n int) string {
@@ -162,10 +192,11 @@ func (b *Broadcaster) Snapshot() (Part, bool) {
 func (b *Broadcaster) Subscribe(ctx context.Context) iter.Seq[Part] {
 	b.init()
 	return func(yield func(Part) bool) {
-		if !b.join() {
+		v := b.join()
+		if v == nil {
 			return
 		}
-		defer b.leave()
+		defer b.leave(v)
 		var minGap time.Duration
 		if b.MaxFPS > 0 {
 			minGap = time.Duration(float64(time.Second) / b.MaxFPS)
@@ -183,37 +214,31 @@ func (b *Broadcaster) Subscribe(ctx context.Context) iter.Seq[Part] {
 		// and its sequence ends.
 		closing := false
 		for {
+			if !closing && b.closing.Load() {
+				closing = true
+			}
 			l := b.latest.Load()
 			if l.seq > seen {
 				if minGap > 0 && !lastSent.IsZero() && !closing {
 					if wait := minGap - time.Since(lastSent); wait > 0 {
 						timer.Reset(wait)
-						select {
-						case <-timer.C:
-							continue // take the newest part now
-						case <-ctx.Done():
+						if !b.pause(ctx, v, timer) {
 							return
-						case <-b.done:
-							closing = true
-							continue
 						}
+						continue // take the newest part now
 					}
 				}
 				if seen > 0 {
-					b.skipped.Add(l.seq - seen - 1)
+					v.n.skipped.Add(l.seq - seen - 1)
 				}
 				seen = l.seq
 				if minGap > 0 {
 					lastSent = time.Now()
 				}
-				b.sent.Add(1)
+				v.n.sent.Add(1)
 				p := l.part
-				if !closing {
-					select {
-					case <-b.done:
-						closing = true
-					default:
-					}
+				if !closing && b.closing.Load() {
+					closing = true
 				}
 				if closing && b.latest.Load() == l {
 					p.Last = true // nothing comes after it
@@ -231,41 +256,60 @@ func (b *Broadcaster) Subscribe(ctx context.Context) iter.Seq[Part] {
 				timerC = timer.C
 			}
 			select {
-			case <-l.changed:
+			case <-v.wake:
 			case <-timerC:
-				b.sent.Add(1)
-				b.repeated.Add(1)
+				v.n.sent.Add(1)
+				v.n.repeated.Add(1)
 				if !yield(l.part) {
 					return
 				}
 			case <-ctx.Done():
 				return
-			case <-b.done:
-				closing = true
 			}
 		}
 	}
 }
 
-func (b *Broadcaster) join() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	select {
-	case <-b.done:
-		return false
-	default:
+// pause waits for timer, for MaxFPS. It returns early when the Broadcaster
+// shuts down, and false when ctx is done.
+func (b *Broadcaster) pause(ctx context.Context, v *viewer, timer *time.Timer) bool {
+	for {
+		select {
+		case <-timer.C:
+			return true
+		case <-ctx.Done():
+			return false
+		case <-v.wake: // a newer part waits for the timer; Shutdown does not
+			if b.closing.Load() {
+				return true
+			}
+		}
 	}
-	b.active++
-	b.viewers.Add(1)
-	return true
 }
 
-func (b *Broadcaster) leave() {
+// join registers a viewer, or returns nil after Shutdown.
+func (b *Broadcaster) join() *viewer {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.active--
+	if b.closing.Load() {
+		return nil
+	}
+	v := &viewer{wake: make(chan struct{}, 1), i: len(b.list)}
+	b.list = append(b.list, v)
+	b.viewers.Add(1)
+	return v
+}
+
+func (b *Broadcaster) leave(v *viewer) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	last := b.list[len(b.list)-1]
+	b.list[v.i], last.i = last, v.i
+	b.list[len(b.list)-1] = nil
+	b.list = b.list[:len(b.list)-1]
+	b.gone.add(&v.n)
 	b.viewers.Add(-1)
-	if b.active == 0 && b.idle != nil {
+	if len(b.list) == 0 && b.idle != nil {
 		close(b.idle)
 		b.idle = nil
 	}
@@ -273,30 +317,36 @@ func (b *Broadcaster) leave() {
 
 // Stats returns the counters.
 func (b *Broadcaster) Stats() Stats {
+	b.mu.Lock()
+	var n counts
+	n.add(&b.gone)
+	for _, v := range b.list {
+		n.add(&v.n)
+	}
+	b.mu.Unlock()
 	return Stats{
 		Viewers:   int(b.viewers.Load()),
 		Published: b.published.Load(),
 		Dropped:   b.dropped.Load(),
-		Sent:      b.sent.Load(),
-		Skipped:   b.skipped.Load(),
-		Repeated:  b.repeated.Load(),
+		Sent:      n.sent.Load(),
+		Skipped:   n.skipped.Load(),
+		Repeated:  n.repeated.Load(),
 	}
 }
 
-// Shutdown ends every viewer's sequence, so that each stream ends cleanly
-// (a viewer that did not have the last part published gets it first, even
-// within its MaxFPS interval), refuses further parts, and waits until every
-// subscription has returned or ctx is done. New subscriptions get an empty
-// stream.
+// Shutdown ends every viewer's stream cleanly and refuses further parts.
+// A viewer that has not had the latest part gets it first, as its last,
+// even within its MaxFPS interval. Shutdown waits until every subscription
+// has returned or ctx is done. Later subscriptions get an empty stream.
 func (b *Broadcaster) Shutdown(ctx context.Context) error {
 	b.init()
 	b.mu.Lock()
-	select {
-	case <-b.done:
-	default:
+	if !b.closing.Load() {
+		b.closing.Store(true)
 		close(b.done)
+		b.wakeAll()
 	}
-	if b.active == 0 {
+	if len(b.list) == 0 {
 		b.mu.Unlock()
 		return nil
 	}

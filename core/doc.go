@@ -2,8 +2,8 @@
 // with multipart/x-mixed-replace.
 //
 // A multipart/x-mixed-replace response stays open and carries a sequence of
-// parts; a browser replaces what it shows each time a part is complete. This
-// is how IP cameras stream MJPEG into a plain <img>, and how a page can update
+// parts. A browser replaces what it shows each time a part is complete. IP
+// cameras stream MJPEG into a plain <img> this way, and a page can update
 // itself without JavaScript. On the wire (boundary B):
 //
 //	Content-Type: multipart/x-mixed-replace; boundary=B
@@ -14,30 +14,32 @@
 //	\r\n
 //	<48213 bytes>\r\n--B\r\n      the delimiter goes out with the part
 //	...
-//	<last part repeated>\r\n--B--\r\n   a clean end
+//	<last part>\r\n--B--\r\n      a clean end
 //
-// Unlike mime/multipart.Writer, which ends a part only when the next one
-// starts, mx writes the delimiter right after each body, in the same write and
-// flush, so a reader knows the part is complete at once.
+// mx writes the delimiter right after each body, in the same write and
+// flush, so a reader knows at once that the part is complete.
+// mime/multipart.Writer ends a part only when the next one starts, which
+// keeps every frame one frame late.
 //
-// The end of a stream needs care: after "\r\n--B\r\n" a reader expects another
-// part, so a bare close delimiter would be malformed ("--B--" in place of a
-// header block) or would make an empty part that a browser shows as a blank
-// page. [Writer.Close] therefore repeats the last part, marked with the
-// header "Mx-Final: repeat", and ends it with the close delimiter. Firefox
-// keeps showing the last part; Go's mime/multipart and curl see no empty
-// part and no error; ffmpeg decodes every frame and exits 0; and the close
-// delimiter tells a clean end from a cut connection. [Read] drops the marked repeat so its caller sees each
-// part once.
+// A stream ends exactly when its source marks the last part
+// ([Part.Last]): the close delimiter follows that body. When the end comes
+// unannounced (the source returns, the server shuts down), a reader already
+// expects another part. [Writer.Close] then repeats the last part, marked
+// "Mx-Final: repeat", before the close delimiter: browsers keep showing it,
+// and [Read] drops the repeat. A body never contains its stream's delimiter
+// ([ErrDelimiter]), so no input can forge parts.
 //
 // The pieces:
 //   - [Part]: a header and a body, with constructors for common types.
 //   - [Writer]: frames parts on any io.Writer.
 //   - [Serve] and [Handler]: the net/http side (headers, flushing, write
 //     deadlines, client disconnects, per-client wire [Mode]).
+//   - [NewServer] and [Run]: an http.Server safe to expose, and a graceful
+//     shutdown that ends every stream cleanly.
 //   - [Broadcaster]: one producer, many viewers, the latest part wins.
 //   - [Read] and [ReadResponse]: the client side, a stream back into parts.
 //
-// A [Source] produces the parts of one response; it is called once per
-// request with the request's context and must stop when that context is done.
+// A [Source] produces the parts of one response. It is called once per
+// request with the request's context and must stop when that context is
+// done.
 package core

@@ -30,12 +30,11 @@ const ModeParam = "mx"
 // Options configures [Serve] and [Handler]. A nil *Options means the
 // defaults.
 type Options struct {
-	// WriteTimeout bounds the time one part (and the response headers) may
-	// take to reach the client: a client that stops reading is dropped
-	// after WriteTimeout to 1.5 x WriteTimeout. The deadline is moved
-	// forward as parts go out, so a server-wide http.Server.WriteTimeout
-	// does not cut a long stream. Default DefaultWriteTimeout (10 s);
-	// negative means no deadline.
+	// WriteTimeout bounds the time one part may take to reach the client.
+	// A client that stops reading is dropped after 1 to 1.5 times it. The
+	// deadline moves forward as parts go out, so a server-wide
+	// http.Server.WriteTimeout does not cut a long stream. Default
+	// DefaultWriteTimeout (10 s); negative means no deadline.
 	WriteTimeout time.Duration
 	// Mode is the wire layout. Default ModeAuto: chosen per request by
 	// ModeFor.
@@ -45,13 +44,11 @@ type Options struct {
 	// Default: one random boundary per process (32 hex digits from
 	// crypto/rand), which a Broadcaster frames its parts for.
 	Boundary string
-	// Chunked keeps HTTP/1.1's chunked transfer coding for every client. By
-	// default an HTTP/1.1 stream is sent unchunked and its connection closed
-	// at the end (as with HTTP/1.0): net/http's chunk framing costs two more
-	// writes per part, and the stream's own close delimiter already marks a
-	// clean end. ffmpeg and other libavformat clients (User-Agent "Lavf/")
-	// always get chunked coding: their HTTP client reports the end of a body
-	// of unknown length as an error.
+	// Chunked keeps chunked transfer coding on HTTP/1.1 for every client.
+	// By default an HTTP/1.1 stream is sent unchunked, and its connection
+	// is closed at the end: chunk framing costs two more writes per part.
+	// libavformat clients (ffmpeg, User-Agent "Lavf/") always get chunked
+	// coding, since they report an unframed end as an error.
 	Chunked bool
 	// Logger receives what Serve cannot answer with a status: a source
 	// that panicked, a part that was skipped. Default: slog.Default().

@@ -1,22 +1,19 @@
 // Package ginmx serves multipart/x-mixed-replace streams from gin handlers.
 //
-// It only translates gin's handler signature into [core.Serve]'s arguments:
-//
 //	r := gin.Default()
-//	r.GET("/", ginmx.Stream(demo.Source))
+//	r.GET("/clock", ginmx.Stream(clock))        // any core.Source
 //	r.GET("/stream", ginmx.Stream(cam.Subscribe)) // cam is a *core.Broadcaster
 //
-// The stream is written through c.Writer, so middleware that wraps it keeps
-// working, and it ends when c.Request.Context() is done (the client left,
-// or the server shut down after [core.EndOnShutdown]); gin's own Context is
-// not used as a context, because its Done never fires by default.
+// The handler calls [core.Serve] with c.Writer and c.Request. The stream
+// ends when the request's context is done: the client left, or the server
+// shut down after [core.EndOnShutdown]. gin's Context is not used as a
+// context: its Done never fires by default.
 //
-// Middleware in front of a stream route must pass every flush through at
-// once. Compression middleware (gin-contrib/gzip and the like) should skip
-// stream routes: compressing already compressed JPEG or PNG parts gains
-// nothing and costs CPU on every part for every viewer. Timeout middleware
-// that buffers the response (gin-contrib/timeout, http.TimeoutHandler) or
-// cancels the request context must not wrap them.
+// Middleware in front of a stream route must pass each flush through at
+// once. Skip compression middleware on stream routes: JPEG and PNG parts do
+// not compress, and it costs CPU per part per viewer. Timeout middleware
+// (gin-contrib/timeout, http.TimeoutHandler) buffers the response or cancels
+// the request: do not wrap stream routes with it.
 package ginmx
 
 import (
@@ -28,16 +25,15 @@ import (
 )
 
 // Stream returns a gin handler that serves src with the default options.
-// See [StreamWith].
 func Stream(src core.Source) gin.HandlerFunc { return StreamWith(src, nil) }
 
 // StreamWith returns a gin handler that serves src with [core.Serve] and
 // opts (nil means the defaults). It panics if opts are invalid, so that a
 // bad configuration fails at registration.
 //
-// Serve answers its own errors (such as 405 for a POST). Every error is
-// attached to the context with c.Error, for gin.Logger and later
-// middleware; an error before the stream started also aborts the chain.
+// Serve answers its own errors, such as 405 for a POST. Each error goes to
+// c.Error, for gin.Logger and later middleware. An error before the stream
+// started also aborts the chain.
 func StreamWith(src core.Source, opts *core.Options) gin.HandlerFunc {
 	if err := opts.Validate(); err != nil {
 		panic(err)
