@@ -17,11 +17,14 @@
 // Core NATS delivers at most once, which suits a stream where the latest
 // part wins: nothing queues anywhere. The Origin sends from its own
 // goroutine and skips to the newest part when the connection is slow, so
-// Publish never waits on the network; an Edge lets its subscription hold a
-// few parts (EdgeOptions.PendingParts) and NATS drops the rest when the edge
-// falls behind. A connection that drops and reconnects, to any node of a
-// cluster, shows viewers a gap: their streams stay open, and the Edge asks
-// for the latest part again once reconnected.
+// Publish never waits on the network; while its connection is down it sends
+// nothing (the client would deliver a backlog late, all at once), and once
+// reconnected it sends its latest part again. An Edge's subscription keeps
+// only the newest message until the Edge publishes it; when the Edge falls
+// so far behind that NATS drops messages (beyond EdgeOptions.PendingParts),
+// it asks the Origin for the latest part. A connection that drops and
+// reconnects, to any node of a cluster, shows viewers a gap: their streams
+// stay open, and the Edge asks for the latest part again once reconnected.
 //
 // Each message carries two headers of its own, [OriginHeader] (an id per
 // Origin) and [SeqHeader] (a counter per Origin): an Edge drops a part that

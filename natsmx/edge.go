@@ -28,9 +28,10 @@ type EdgeOptions struct {
 	// local core.Broadcaster. Default 0 (never, no cap).
 	IdleRepeat time.Duration
 	MaxFPS     float64
-	// PendingParts bounds the parts the NATS subscription holds while the
-	// Edge is busy; NATS drops newer ones beyond it (counted in
-	// EdgeStats.Lost). Default DefaultPendingParts.
+	// PendingParts bounds the messages NATS holds for the subscription
+	// while the Edge's NATS callback is busy; beyond it NATS drops the
+	// newest (counted in EdgeStats.Lost) and the Edge asks the Origin for
+	// its latest part. Default DefaultPendingParts.
 	PendingParts int
 	// SnapshotWait sets the field of the same name of the local
 	// Broadcaster: how long SnapshotHandler waits for a first part before
