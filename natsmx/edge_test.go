@@ -109,8 +109,11 @@ func TestLatestAtOnce(t *testing.T) {
 	if got := number(t, v.next(t, 10*time.Second)); got != 3 {
 		t.Fatalf("first part %d, want the latest, 3", got)
 	}
-	if st := e.Stats(); st.Received != 1 || st.Stale != 0 {
-		t.Fatalf("stats %+v, want one part received", st)
+	if st := e.Stats(); st.Received != 1 || st.Stale != 0 || !st.Subscribed || st.Viewers != 1 {
+		t.Fatalf("edge stats %+v, want one part received, one viewer", st)
+	}
+	if st := o.Stats(); st.Sent+st.Skipped != 3 || st.Sent == 0 || st.Answered != 1 || st.Failed != 0 {
+		t.Fatalf("origin stats %+v, want 3 parts sent or skipped, one request answered", st)
 	}
 	// The snapshot of an edge without viewers comes from the origin too,
 	// and so does the first part of a viewer that comes later: never the
@@ -299,6 +302,22 @@ func TestBadArguments(t *testing.T) {
 	}
 	if _, err := natsmx.NewOrigin(nc, subject, nil, nil); err == nil {
 		t.Error("NewOrigin without a Broadcaster: no error")
+	}
+	// On a closed connection: no Origin, and an Edge whose viewers get an
+	// empty stream.
+	e, err := natsmx.NewEdge(nc, subject, &natsmx.EdgeOptions{ErrorLog: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	if _, err := natsmx.NewOrigin(nc, subject, &core.Broadcaster{}, nil); !errors.Is(err, nats.ErrConnectionClosed) {
+		t.Errorf("NewOrigin on a closed connection: %v", err)
+	}
+	for p := range e.Subscribe(context.Background()) {
+		t.Errorf("a viewer of an Edge on a closed connection got %v", p)
+	}
+	if st := e.Stats(); st.Subscribed || st.Viewers != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
