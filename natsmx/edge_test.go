@@ -373,3 +373,26 @@ func TestLastPart(t *testing.T) {
 		t.Fatalf("later edge: %+v", st)
 	}
 }
+
+// A part the origin's Broadcaster drops as a repeat (DropRepeats) is not
+// sent either.
+func TestDropRepeats(t *testing.T) {
+	s := runServer(t, 0)
+	o, err := natsmx.NewOrigin(connect(t, s.ClientURL()), subject, &core.Broadcaster{Timestamps: true, DropRepeats: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Shutdown(context.Background())
+	_, srv := newEdge(t, connect(t, s.ClientURL()), nil)
+	v := watch(t, srv.URL+"/stream")
+	lockstep(t, o, []*viewer{v}, 1, 3)
+	before := o.Stats()
+	o.Publish(numbered(2)) // a repeat of the last part
+	o.Publish(numbered(3))
+	if got := number(t, v.next(t, 10*time.Second)); got != 3 {
+		t.Fatalf("got part %d, want 3", got)
+	}
+	if st := o.Stats(); st.Sent+st.Skipped != before.Sent+before.Skipped+1 {
+		t.Fatalf("origin stats %+v then %+v, want one more part", before, st)
+	}
+}

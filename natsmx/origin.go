@@ -121,12 +121,15 @@ func (o *Origin) Publish(p core.Part) error {
 				nats.ErrMaxPayload, n, max)
 		}
 	}
-	before := o.b.Stats().Published
+	var before uint64
+	if o.b.DropRepeats {
+		before = o.b.Stats().Published
+	}
 	if err := o.b.Publish(p); err != nil {
 		return fmt.Errorf("natsmx: %w", err)
 	}
-	if o.b.Stats().Published == before {
-		return nil // dropped as a repeat (Broadcaster.DropRepeats)
+	if o.b.DropRepeats && o.b.Stats().Published == before {
+		return nil // dropped as a repeat of the previous part
 	}
 	q, _ := o.b.Snapshot() // p as published, with its X-Timestamp if any
 	o.seq++
