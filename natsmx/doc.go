@@ -33,7 +33,10 @@
 // [LastHeader]: it ends the stream of every viewer, on the Origin and on
 // every Edge, as it would on one Broadcaster. A message without these
 // headers (from a publisher that is not an Origin) is served as it comes.
-// The latest part is asked for on the subject [LatestSubject] names.
+// The latest part is asked for on the subject [LatestSubject] names and
+// answered by the Origin from memory, not kept in JetStream: no frame is
+// stored or replicated, any NATS server will do, and it costs nothing while
+// no viewer joins.
 //
 // The size of a NATS message is bounded by the server's max_payload (1 MB
 // by default; up to 8 MB is reasonable). Origin.Publish refuses a part that

@@ -74,6 +74,9 @@ type EdgeStats struct {
 // published are dropped, so viewers get an Origin's parts in order and
 // never twice.
 //
+// Make one Edge per subject per process, and serve all of that subject's
+// viewers from it: each Edge holds its own subscription.
+//
 // An Edge is safe for concurrent use.
 type Edge struct {
 	nc      *nats.Conn
