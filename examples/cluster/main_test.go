@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -16,25 +15,22 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"go.uber.org/goleak"
 
 	"github.com/mxreplace/mx/core"
+	"github.com/mxreplace/mx/internal/mxtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+var app = mxtest.Binary{Pkg: "."}
 
-// build compiles the command once per test binary.
+func TestMain(m *testing.M) { mxtest.Main(m, &app) }
+
+// build returns the command, built once.
 func build(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the command")
 	}
-	bin := filepath.Join(t.TempDir(), "cluster")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return app.Path(t)
 }
 
 // proc is the command running as a process.
@@ -243,4 +239,11 @@ func TestRoles(t *testing.T) {
 		t.Errorf("origin URL %s", origin.urls[0])
 	}
 	origin.stop(t)
+}
+
+// The first edge's server is safe to expose: header cap, slow header and
+// idle connection cut, and SIGTERM with stalled viewers ends the others'
+// streams cleanly and exits 0.
+func TestSafeServer(t *testing.T) {
+	mxtest.CheckSafeServer(t, &app, "/stream", "-fps", "30", "-edges", "1")
 }
