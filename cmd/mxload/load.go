@@ -31,16 +31,30 @@ type Config struct {
 	// Grace is how long viewers keep reading after the window to receive
 	// the frames published in it. Default 1 s.
 	Grace time.Duration
-	// Parser is ParserFast (default) or ParserCore.
+	// Client is the client profile: ClientRaw (default), ClientNetHTTP or
+	// ClientSmall.
+	Client string
+	// Parser is ParserFast or ParserCore. Default: the client profile's.
 	Parser string
 	// BufSize is the read buffer of each viewer (ParserFast). Default 64 KiB.
 	BufSize int
+	// ReadSize caps the bytes asked of the body by one read. Default: the
+	// client profile's (BufSize, 4 KiB or 2 KiB).
+	ReadSize int
+	// H2 makes the viewers speak HTTP/2 (over TLS: the URL must be https),
+	// H2Streams of them on each connection as a browser's page would.
+	// Default H2Streams: DefaultH2Streams. A Go server allows 250 streams
+	// per connection; beyond a server's limit the transport opens more
+	// connections.
+	H2        bool
+	H2Streams int
 	// Progress, if set, gets a status line every second; with ProgressTTY
 	// the line is rewritten in place ("\r").
 	Progress    io.Writer
 	ProgressTTY bool
-	// Transport overrides the HTTP transport (tests). Default: HTTP/1.1
-	// only, no keep-alive, no compression, 10 s dial and header timeouts.
+	// Transport overrides the HTTP transport (tests): all viewers share it.
+	// Default: the client profile's (see newTransport), with 10 s dial and
+	// header timeouts; over HTTP/2 one per H2Streams viewers.
 	Transport http.RoundTripper
 }
 
@@ -100,7 +114,15 @@ type Result struct {
 	Errors      int            `json:"errors"`
 	Disconnects int            `json:"disconnects"`
 	ErrorCounts map[string]int `json:"error_counts,omitempty"`
-	Parser      string         `json:"parser"`
+	// The client profile, the parser, the largest read asked of a body,
+	// and whether the viewers spoke HTTP/2, how many to a connection.
+	Client    string `json:"client"`
+	Parser    string `json:"parser"`
+	ReadSize  int    `json:"read_size"`
+	H2        bool   `json:"h2"`
+	H2Streams int    `json:"h2_streams,omitempty"`
+	// Dials counts the TCP connections opened (not with Config.Transport).
+	Dials int64 `json:"dials"`
 }
 
 // Run opens cfg.Viewers viewers of cfg.URL and measures them. It returns an
@@ -124,12 +146,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.BufSize = 64 << 10
 	}
 	switch cfg.Parser {
-	case "":
-		cfg.Parser = ParserFast
-	case ParserFast, ParserCore:
+	case "", ParserFast, ParserCore:
 	default:
 		return nil, fmt.Errorf("unknown parser %q (want %s or %s)", cfg.Parser, ParserFast, ParserCore)
 	}
+	if cfg.ReadSize < 0 {
+		return nil, errors.New("read size must not be negative")
+	}
+	prof, err := resolveProfile(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Client, cfg.Parser = prof.name, prof.parser
 	req, err := http.NewRequest(http.MethodGet, cfg.URL, nil)
 	if err != nil {
 		return nil, err
@@ -137,11 +165,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		return nil, fmt.Errorf("URL %q: want http or https", cfg.URL)
 	}
-	tr := cfg.Transport
-	if tr == nil {
-		t := newTransport()
-		defer t.CloseIdleConnections()
-		tr = t
+	if cfg.H2 && req.URL.Scheme != "https" {
+		return nil, fmt.Errorf("URL %q: HTTP/2 needs https", cfg.URL)
+	}
+	if cfg.H2Streams <= 0 {
+		cfg.H2Streams = DefaultH2Streams
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -149,16 +177,29 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
 	l := &load{
 		cfg:    cfg,
-		client: &http.Client{Transport: tr},
+		prof:   prof,
 		cancel: cancel,
 		errs:   map[string]int{},
+		dialer: &dialer{d: net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}},
 	}
 	l.wStart = start.Add(cfg.Ramp + cfg.Warmup)
 	l.wEnd = l.wStart.Add(cfg.Duration)
 	l.wStartUS, l.wEndUS = l.wStart.UnixMicro(), l.wEnd.UnixMicro()
+	l.groups = l.newGroups()
+	defer func() {
+		for _, g := range l.groups {
+			if g.tr != nil {
+				g.tr.CloseIdleConnections()
+			}
+		}
+	}()
 	l.viewers = make([]*viewer, cfg.Viewers)
 	for i := range l.viewers {
-		l.viewers[i] = &viewer{l: l}
+		g := l.groups[0]
+		if len(l.groups) > 1 {
+			g = l.groups[i/cfg.H2Streams]
+		}
+		l.viewers[i] = &viewer{l: l, g: g, first: len(l.groups) == 1 || i%cfg.H2Streams == 0}
 	}
 	ctx, stop := context.WithDeadline(ctx, l.wEnd.Add(cfg.Grace))
 	defer stop()
@@ -209,24 +250,33 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return l.result(), nil
 }
 
-func newTransport() *http.Transport {
-	var protos http.Protocols
-	protos.SetHTTP1(true)
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 10 * time.Second,
-		DisableKeepAlives:     true,
-		DisableCompression:    true,
-		Protocols:             &protos,
+// newGroups returns the viewers' groups: one shared transport, or over
+// HTTP/2 one per H2Streams viewers.
+func (l *load) newGroups() []*group {
+	cfg := l.cfg
+	if cfg.Transport != nil {
+		g := &group{client: &http.Client{Transport: cfg.Transport}, ready: make(chan struct{})}
+		g.connected()
+		return []*group{g}
 	}
+	if !cfg.H2 {
+		g := newGroup(newTransport(l.prof, false, l.dialer))
+		g.connected()
+		return []*group{g}
+	}
+	gs := make([]*group, (cfg.Viewers+cfg.H2Streams-1)/cfg.H2Streams)
+	for i := range gs {
+		gs[i] = newGroup(newTransport(l.prof, true, l.dialer))
+	}
+	return gs
 }
 
 // load is the shared state of a run.
 type load struct {
 	cfg              Config
-	client           *http.Client
+	prof             profile
+	groups           []*group
+	dialer           *dialer
 	cancel           context.CancelCauseFunc
 	viewers          []*viewer
 	wStart, wEnd     time.Time // the window, monotonic
@@ -321,7 +371,14 @@ func (l *load) result() *Result {
 		Errors:           l.nerrs,
 		Disconnects:      l.ndisc,
 		ErrorCounts:      maps.Clone(l.errs),
-		Parser:           l.cfg.Parser,
+		Client:           l.prof.name,
+		Parser:           l.prof.parser,
+		ReadSize:         l.prof.readSize,
+		H2:               l.cfg.H2,
+		Dials:            l.dialer.dials.Load(),
+	}
+	if l.cfg.H2 {
+		r.H2Streams = l.cfg.H2Streams
 	}
 	if len(r.ErrorCounts) == 0 {
 		r.ErrorCounts = nil

@@ -28,9 +28,22 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // frames of about size bytes at fps until the test ends.
 func camera(t *testing.T, fps float64, size int) string {
 	t.Helper()
+	return cameraServer(t, fps, size, false)
+}
+
+// cameraServer is camera, over HTTP/2 with TLS and a certificate of
+// httptest's if h2.
+func cameraServer(t *testing.T, fps float64, size int, h2 bool) string {
+	t.Helper()
 	var b core.Broadcaster
 	b.Timestamps = true
-	srv := httptest.NewServer(core.Handler(b.Subscribe, nil))
+	srv := httptest.NewUnstartedServer(core.Handler(b.Subscribe, nil))
+	if h2 {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
