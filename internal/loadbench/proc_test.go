@@ -11,23 +11,49 @@ import (
 )
 
 // sample is the CPU time (in clock ticks) of the server, of mxload and of
-// the machine, and the server's RSS, at one time.
+// the machine, the server's RSS and its read and write system calls so far,
+// at one time.
 type sample struct {
 	at                    time.Time
 	srvTicks, loadTicks   float64
 	busyTicks, totalTicks float64
 	rss                   int64
+	syscr, syscw          float64
 }
 
-func (s sample) srv() float64   { return s.srvTicks }
-func (s sample) load() float64  { return s.loadTicks }
-func (s sample) busy() float64  { return s.busyTicks }
-func (s sample) total() float64 { return s.totalTicks }
+func (s sample) srv() float64    { return s.srvTicks }
+func (s sample) load() float64   { return s.loadTicks }
+func (s sample) busy() float64   { return s.busyTicks }
+func (s sample) total() float64  { return s.totalTicks }
+func (s sample) reads() float64  { return s.syscr }
+func (s sample) writes() float64 { return s.syscw }
 
 func takeSample(srv, load int) sample {
 	s := sample{at: time.Now(), srvTicks: procTicks(srv), loadTicks: procTicks(load), rss: rss(srv)}
 	s.busyTicks, s.totalTicks = machineTicks()
+	s.syscr, s.syscw = syscalls(srv)
 	return s
+}
+
+// syscalls returns the read and write system calls of a process so far
+// (syscr and syscw of /proc/PID/io: read, readv, write, writev and their
+// kin, sockets included), or zeros where it cannot be read.
+func syscalls(pid int) (r, w float64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		k, v, _ := strings.Cut(l, ":")
+		x, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		switch k {
+		case "syscr":
+			r = x
+		case "syscw":
+			w = x
+		}
+	}
+	return r, w
 }
 
 // procTicks returns utime+stime of a process from /proc/PID/stat.
