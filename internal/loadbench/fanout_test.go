@@ -325,6 +325,17 @@ func (r row) perDelivered(x float64) float64 {
 	return x / float64(r.res.Delivered)
 }
 
+// overTCP returns r's CPU µs per frame above the tcp row's in rows, and
+// false when there is none.
+func (r row) overTCP(rows []row) (float64, bool) {
+	for _, b := range rows {
+		if b.server == "tcp" && b.perFrame() > 0 {
+			return r.perFrame() - b.perFrame(), true
+		}
+	}
+	return 0, false
+}
+
 // ratios returns r's CPU per frame and p99 against the row named base in
 // rows, and false when there is none.
 func (r row) ratios(rows []row, base string) (cpu, p99 float64, ok bool) {
@@ -349,9 +360,9 @@ func medianOr(v []float64) string { return fmtRatio(median(v), len(v) > 0) }
 // printSummary prints the medians over runs of the same configuration.
 func printSummary(w *os.File, runs [][]row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\truns\tshare min (worst)\tp50 ms\tp99 ms\tsrv CPU%\tµs/frame\tµs/frame range\twrites/frame\treads/frame\tCPU x tcp\tCPU x tcp range\tp99 x tcp\tCPU x mx\t")
+	fmt.Fprintln(tw, "server\truns\tshare min (worst)\tp50 ms\tp99 ms\tsrv CPU%\tµs/frame\tµs/frame range\twrites/frame\treads/frame\tCPU x tcp\tCPU x tcp range\tµs over tcp\tp99 x tcp\tCPU x mx\t")
 	for i, first := range runs[0] {
-		var share, p50, p99, cpu, per, writes, reads, xcpu, xp99, xmx []float64
+		var share, p50, p99, cpu, per, writes, reads, xcpu, xp99, xmx, over []float64
 		worst := 1.0
 		for _, rows := range runs {
 			if i >= len(rows) {
@@ -372,15 +383,18 @@ func printSummary(w *os.File, runs [][]row) {
 			if c, _, ok := r.ratios(rows, "mx"); ok {
 				xmx = append(xmx, c)
 			}
+			if d, ok := r.overTCP(rows); ok {
+				over = append(over, d)
+			}
 		}
 		xrange := "-"
 		if len(xcpu) > 0 {
 			xrange = fmt.Sprintf("%.2f-%.2f", slices.Min(xcpu), slices.Max(xcpu))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f%% (%.1f%%)\t%.2f\t%.2f\t%.0f%%\t%.1f\t%.1f-%.1f\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%.1f%% (%.1f%%)\t%.2f\t%.2f\t%.0f%%\t%.1f\t%.1f-%.1f\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n",
 			first.server, len(per), 100*median(share), 100*worst, median(p50), median(p99), median(cpu),
 			median(per), slices.Min(per), slices.Max(per), median(writes), median(reads),
-			medianOr(xcpu), xrange, medianOr(xp99), medianOr(xmx))
+			medianOr(xcpu), xrange, medianOr(over), medianOr(xp99), medianOr(xmx))
 	}
 	tw.Flush()
 }
