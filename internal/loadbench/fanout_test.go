@@ -25,7 +25,7 @@ options (environment): MX_LOAD_CONFIGS="1000x30,100x30" (viewers x fps), MX_LOAD
   HTTP/2 connection), MX_LOAD_D=20s, MX_LOAD_WARMUP=3s, MX_LOAD_REPEAT=5, MX_LOAD_IDLE=10000 (0: no idle test),
   MX_LOAD_IDLE_SERVERS="idle,mx", MX_LOAD_PROFILE=DIR (CPU profiles of the servers),
   MX_LOAD_MXLOAD_ARGS="-read 1024"; a server NAME@PATH runs NAME from the fanout binary at PATH (a patched build);
-  NAME-h2 is NAME over HTTP/2 with TLS (fanout -tls, mxload -h2)`
+  NAME-h2 is NAME over HTTP/2 with TLS (fanout -tls, mxload -h2), NAME-tls NAME over HTTP/1.1 with TLS`
 
 func env(name, def string) string {
 	if v := os.Getenv(name); v != "" {
@@ -197,7 +197,8 @@ func ramp(n int) time.Duration { return max(time.Second, time.Duration(n)*time.M
 // run measures one server under mxload -client client. A server given as
 // NAME@PATH is NAME served by the fanout binary at PATH (built from a
 // patched tree, say), labelled NAME@BASENAME. NAME-h2 is NAME over HTTP/2
-// with TLS, b.h2Streams viewers to a connection.
+// with TLS, b.h2Streams viewers to a connection; NAME-tls is NAME over
+// HTTP/1.1 with TLS, which tells TLS's cost from HTTP/2's.
 func (b *bench) run(server, client string, n int, fps float64, d time.Duration) row {
 	t := b.t
 	fanout := filepath.Join(b.bin, "fanout")
@@ -206,8 +207,9 @@ func (b *bench) run(server, client string, n int, fps float64, d time.Duration) 
 		server, fanout, label = name, path, name+"@"+filepath.Base(path)
 	}
 	server, h2 := strings.CutSuffix(server, "-h2")
+	server, h1TLS := strings.CutSuffix(server, "-tls")
 	args := []string{"-server", server, "-addr", "127.0.0.1:0", "-fps", fmt.Sprint(fps), "-size", "640x480"}
-	if h2 {
+	if h2 || h1TLS {
 		args = append(args, "-tls")
 	}
 	if b.profile != "" {
