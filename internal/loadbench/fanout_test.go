@@ -281,10 +281,9 @@ func (b *bench) run(server, client string, n int, fps float64, d time.Duration) 
 	}
 	ws, we := time.Unix(0, r.res.WindowStart), time.Unix(0, r.res.WindowEnd)
 	r.window = we.Sub(ws).Seconds()
-	tick := clockTick()
 	at := func(tm time.Time, f func(sample) float64) float64 { return interpolate(samples, tm, f) }
-	r.srvCPU = (at(we, sample.srv) - at(ws, sample.srv)) / tick
-	r.loadCPU = (at(we, sample.load) - at(ws, sample.load)) / tick
+	r.srvCPU = at(we, sample.srv) - at(ws, sample.srv)
+	r.loadCPU = at(we, sample.load) - at(ws, sample.load)
 	r.writes = at(we, sample.writes) - at(ws, sample.writes)
 	r.reads = at(we, sample.reads) - at(ws, sample.reads)
 	busy := at(we, sample.busy) - at(ws, sample.busy)
