@@ -21,7 +21,7 @@ import (
 const fanoutSkip = `fan-out comparison skipped: it runs each server as a process under cmd/mxload for minutes; run it with
   MX_LOAD=1 go test -run TestFanoutComparison -v -timeout 60m ./internal/loadbench/
 options (environment): MX_LOAD_CONFIGS="1000x30,100x30" (viewers x fps), MX_LOAD_SERVERS="tcp,mx,gin,mx-h2",
-  MX_LOAD_CLIENTS="raw" (mxload -client profiles: raw, nethttp, small), MX_LOAD_H2_STREAMS=100 (viewers per
+  MX_LOAD_CLIENTS="raw" (mxload -client profiles: raw, nethttp, small; "nethttp -parser fast" adds flags), MX_LOAD_H2_STREAMS=100 (viewers per
   HTTP/2 connection), MX_LOAD_D=20s, MX_LOAD_WARMUP=3s, MX_LOAD_REPEAT=5, MX_LOAD_IDLE=10000 (0: no idle test),
   MX_LOAD_IDLE_SERVERS="idle,mx", MX_LOAD_PROFILE=DIR (CPU profiles of the servers),
   MX_LOAD_MXLOAD_ARGS="-read 1024"; a server NAME@PATH runs NAME from the fanout binary at PATH (a patched build);
@@ -194,7 +194,8 @@ type row struct {
 
 func ramp(n int) time.Duration { return max(time.Second, time.Duration(n)*time.Millisecond) }
 
-// run measures one server under mxload -client client. A server given as
+// run measures one server under mxload -client client, where client is a
+// profile name and, after spaces, more mxload flags ("nethttp -parser fast"). A server given as
 // NAME@PATH is NAME served by the fanout binary at PATH (built from a
 // patched tree, say), labelled NAME@BASENAME. NAME-h2 is NAME over HTTP/2
 // with TLS, b.h2Streams viewers to a connection; NAME-tls is NAME over
@@ -214,7 +215,8 @@ func (b *bench) run(server, client string, n int, fps float64, d time.Duration) 
 	}
 	if b.profile != "" {
 		os.MkdirAll(b.profile, 0o755)
-		name := fmt.Sprintf("%s-%s-%dx%g-run%d.pprof", strings.ReplaceAll(filepath.Base(label), "@", "_"), client, n, fps, b.runIndex+1)
+		name := fmt.Sprintf("%s-%s-%dx%g-run%d.pprof", filepath.Base(label), client, n, fps, b.runIndex+1)
+		name = strings.NewReplacer("@", "_", " ", "", "=", "").Replace(name)
 		args = append(args, "-cpuprofile", filepath.Join(b.profile, name))
 	}
 	srv := exec.Command(fanout, args...)
@@ -238,8 +240,9 @@ func (b *bench) run(server, client string, n int, fps float64, d time.Duration) 
 	time.Sleep(time.Second) // let the server settle before the baseline
 	r := row{server: label, client: client, viewers: n, fps: fps, rssBase: rss(srv.Process.Pid)}
 
-	largs := []string{"-url", url, "-n", strconv.Itoa(n), "-d", d.String(), "-client", client,
-		"-ramp", ramp(n).String(), "-warmup", b.warmup.String(), "-json", "-q"}
+	cf := strings.Fields(client)
+	largs := append([]string{"-url", url, "-n", strconv.Itoa(n), "-d", d.String(), "-client", cf[0],
+		"-ramp", ramp(n).String(), "-warmup", b.warmup.String(), "-json", "-q"}, cf[1:]...)
 	if h2 {
 		largs = append(largs, "-h2", "-h2-streams", strconv.Itoa(b.h2Streams))
 	}
