@@ -8,7 +8,6 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +20,7 @@ import (
 	"github.com/mxreplace/mx/core"
 	"github.com/mxreplace/mx/echomx"
 	"github.com/mxreplace/mx/examples/demo"
-	"github.com/mxreplace/mx/internal/demoapp/demotest"
+	"github.com/mxreplace/mx/internal/mxtest"
 )
 
 func TestMain(m *testing.M) {
@@ -41,33 +40,16 @@ func router(mw ...echo.MiddlewareFunc) *echo.Echo {
 	return e
 }
 
-// TestStreamPartByPart proves, with a source that produces a part only once
-// the client has received the previous one, that every part reaches the
-// client complete as soon as it is written: through echo's router, with and
-// without echo's usual middleware, over HTTP/1.1 and HTTP/2.
-func TestStreamPartByPart(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		mw    []echo.MiddlewareFunc
-		http2 bool
-	}{
-		{"bare", nil, false},
-		{"request logger and recover", usual(), false},
-		{"http2", usual(), true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			s := demotest.NewStepper(demotest.Parts(9))
-			e := router(tc.mw...)
-			e.GET("/", echomx.Stream(s.Source))
-			srv, c := demotest.Serve(t, e, tc.http2)
-			resp := demotest.Get(t, c, srv.URL, nil)
-			if tc.http2 && resp.ProtoMajor != 2 {
-				t.Fatalf("protocol %s, want HTTP/2", resp.Proto)
-			}
-			s.Check(t, demotest.Open(t, resp, resp.Body))
-		})
-	}
+// TestAdapter runs the checks every adapter passes, through echo's router
+// with its usual middleware.
+func TestAdapter(t *testing.T) {
+	mxtest.CheckAdapter(t, func(src core.Source, opts *core.Options) http.Handler {
+		h := echomx.StreamWith(src, opts)
+		e := router(usual()...)
+		e.GET("/", h)
+		e.HEAD("/", h)
+		return e
+	})
 }
 
 // countingReader counts the bytes read through it.
@@ -98,20 +80,20 @@ func TestGzip(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			parts := demotest.Parts(9)
-			s := demotest.NewStepper(parts)
+			parts := mxtest.Parts(9)
+			s := mxtest.NewStepper(parts)
 			e := router(append(usual(), middleware.Gzip())...)
 			e.GET("/", echomx.Stream(s.Source))
-			srv, c := demotest.Serve(t, e, false)
-			var h http.Header
+			srv, c := mxtest.Serve(t, e, false)
+			var h []string
 			if tc.raw {
 				tr := c.Transport.(*http.Transport).Clone()
 				tr.DisableCompression = true
 				c = &http.Client{Transport: tr}
 				t.Cleanup(tr.CloseIdleConnections)
-				h = http.Header{"Accept-Encoding": {"gzip"}}
+				h = []string{"Accept-Encoding", "gzip"}
 			}
-			resp := demotest.Get(t, c, srv.URL, h)
+			resp := mxtest.Get(t, c, srv.URL, h...)
 			if tc.raw {
 				if ce := resp.Header.Get("Content-Encoding"); ce != "gzip" {
 					t.Fatalf("Content-Encoding %q, want gzip", ce)
@@ -132,7 +114,7 @@ func TestGzip(t *testing.T) {
 				}
 				body = zr
 			}
-			s.Check(t, demotest.Open(t, resp, body))
+			s.Check(t, mxtest.Open(t, resp, body))
 			if tc.raw {
 				var raw int
 				for _, p := range parts {
@@ -142,31 +124,6 @@ func TestGzip(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestStreamDemo serves the real demo through echo's router with its usual
-// middleware: the whole sequence arrives, in order, on schedule, each part
-// before the next is produced.
-func TestStreamDemo(t *testing.T) {
-	t.Parallel()
-	var timed demotest.Timed
-	e := router(usual()...)
-	e.GET("/", echomx.Stream(timed.Wrap(demo.Source)))
-	srv, c := demotest.Serve(t, e, false)
-	resp := demotest.Get(t, c, srv.URL, nil)
-	got := demotest.Open(t, resp, resp.Body).All(t, 30*time.Second)
-	demotest.CheckDemo(t, got, timed.Yields())
-}
-
-// TestDisconnect: a client that leaves stops a producer that waits between
-// parts at once.
-func TestDisconnect(t *testing.T) {
-	t.Parallel()
-	b := demotest.NewBlocker()
-	e := router(usual()...)
-	e.GET("/", echomx.Stream(b.Source))
-	srv, c := demotest.Serve(t, e, false)
-	b.CheckDisconnect(t, c, srv.URL)
 }
 
 // handled records what echo's HTTPErrorHandler is called with, then lets
@@ -208,9 +165,9 @@ func TestPreStreamError(t *testing.T) {
 	e := router(usual()...)
 	h.install(e)
 	e.POST("/", echomx.Stream(src))
-	srv, c := demotest.Serve(t, e, false)
+	srv, c := mxtest.Serve(t, e, false)
 
-	resp := demotest.Do(t, c, t.Context(), http.MethodPost, srv.URL, nil)
+	resp := mxtest.Do(t, c, t.Context(), http.MethodPost, srv.URL)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
@@ -250,10 +207,10 @@ func TestErrorAfterStart(t *testing.T) {
 	var h handled
 	e := router(usual()...)
 	h.install(e)
-	e.GET("/", echomx.Stream(demotest.PanicAfterFirst))
-	srv, c := demotest.Serve(t, e, false)
-	resp := demotest.Get(t, c, srv.URL, nil)
-	st := demotest.Open(t, resp, resp.Body)
+	e.GET("/", echomx.Stream(mxtest.PanicAfterFirst))
+	srv, c := mxtest.Serve(t, e, false)
+	resp := mxtest.Get(t, c, srv.URL)
+	st := mxtest.Open(t, resp, resp.Body)
 	if a, ok := st.Next(t, 10*time.Second); !ok || string(a.Part.Body) != "first" {
 		t.Fatalf("first part %q (ok %v), want \"first\"", a.Part.Body, ok)
 	}
@@ -273,52 +230,5 @@ func TestErrorAfterStart(t *testing.T) {
 		if !committed[i] {
 			t.Error("response not committed when the error handler ran")
 		}
-	}
-}
-
-// TestHead: a HEAD route gets the stream's headers and no parts.
-func TestHead(t *testing.T) {
-	t.Parallel()
-	e := router()
-	e.HEAD("/", echomx.Stream(demo.Source))
-	srv, c := demotest.Serve(t, e, false)
-	resp := demotest.Do(t, c, t.Context(), http.MethodHead, srv.URL, nil)
-	defer resp.Body.Close()
-	demotest.CheckHeaders(t, resp)
-}
-
-// TestStreamWith: options reach core.Serve.
-func TestStreamWith(t *testing.T) {
-	t.Parallel()
-	e := router()
-	e.GET("/", echomx.StreamWith(demotest.NewStepper(demotest.Parts(1)).Source, &core.Options{Boundary: "fixed-boundary"}))
-	srv, c := demotest.Serve(t, e, false)
-	resp := demotest.Get(t, c, srv.URL, nil)
-	if b := demotest.CheckHeaders(t, resp); b != "fixed-boundary" {
-		t.Errorf("boundary %q, want fixed-boundary", b)
-	}
-	if got := demotest.Open(t, resp, resp.Body).All(t, 10*time.Second); len(got) != 1 {
-		t.Errorf("got %d parts, want 1", len(got))
-	}
-}
-
-// TestStreamWithInvalidOptions: invalid options fail at registration.
-func TestStreamWithInvalidOptions(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		opts core.Options
-	}{
-		{"boundary with a space", core.Options{Boundary: "a b"}},
-		{"boundary too long", core.Options{Boundary: strings.Repeat("b", 71)}},
-		{"unknown mode", core.Options{Mode: core.Mode(42)}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Error("StreamWith did not panic")
-				}
-			}()
-			echomx.StreamWith(demo.Source, &tc.opts)
-		})
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"iter"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +16,7 @@ import (
 	"github.com/mxreplace/mx/core"
 	"github.com/mxreplace/mx/examples/demo"
 	"github.com/mxreplace/mx/ginmx"
-	"github.com/mxreplace/mx/internal/demoapp/demotest"
+	"github.com/mxreplace/mx/internal/mxtest"
 )
 
 func TestMain(m *testing.M) {
@@ -36,58 +35,16 @@ func router(mw ...gin.HandlerFunc) *gin.Engine {
 	return r
 }
 
-// TestStreamPartByPart proves, with a source that produces a part only once
-// the client has received the previous one, that every part reaches the
-// client complete as soon as it is written: through gin's router, with and
-// without gin's usual middleware, over HTTP/1.1 and HTTP/2.
-func TestStreamPartByPart(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		mw    []gin.HandlerFunc
-		http2 bool
-	}{
-		{"bare", nil, false},
-		{"logger and recovery", usual(), false},
-		{"http2", usual(), true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			s := demotest.NewStepper(demotest.Parts(9))
-			r := router(tc.mw...)
-			r.GET("/", ginmx.Stream(s.Source))
-			srv, c := demotest.Serve(t, r, tc.http2)
-			resp := demotest.Get(t, c, srv.URL, nil)
-			if tc.http2 && resp.ProtoMajor != 2 {
-				t.Fatalf("protocol %s, want HTTP/2", resp.Proto)
-			}
-			s.Check(t, demotest.Open(t, resp, resp.Body))
-		})
-	}
-}
-
-// TestStreamDemo serves the real demo through gin's router with its usual
-// middleware: the whole sequence arrives, in order, on schedule, each part
-// before the next is produced.
-func TestStreamDemo(t *testing.T) {
-	t.Parallel()
-	var timed demotest.Timed
-	r := router(usual()...)
-	r.GET("/", ginmx.Stream(timed.Wrap(demo.Source)))
-	srv, c := demotest.Serve(t, r, false)
-	resp := demotest.Get(t, c, srv.URL, nil)
-	got := demotest.Open(t, resp, resp.Body).All(t, 30*time.Second)
-	demotest.CheckDemo(t, got, timed.Yields())
-}
-
-// TestDisconnect: a client that leaves stops a producer that waits between
-// parts at once.
-func TestDisconnect(t *testing.T) {
-	t.Parallel()
-	b := demotest.NewBlocker()
-	r := router(usual()...)
-	r.GET("/", ginmx.Stream(b.Source))
-	srv, c := demotest.Serve(t, r, false)
-	b.CheckDisconnect(t, c, srv.URL)
+// TestAdapter runs the checks every adapter passes, through gin's router
+// with its usual middleware.
+func TestAdapter(t *testing.T) {
+	mxtest.CheckAdapter(t, func(src core.Source, opts *core.Options) http.Handler {
+		h := ginmx.StreamWith(src, opts)
+		r := router(usual()...)
+		r.GET("/", h)
+		r.HEAD("/", h)
+		return r
+	})
 }
 
 // errorsSeen records c.Errors and the status of every request, as a gin
@@ -128,9 +85,9 @@ func TestPreStreamError(t *testing.T) {
 	after := false
 	r := router(append(usual(), seen.middleware)...)
 	r.POST("/", ginmx.Stream(src), func(*gin.Context) { after = true })
-	srv, c := demotest.Serve(t, r, false)
+	srv, c := mxtest.Serve(t, r, false)
 
-	resp := demotest.CheckPlain(t, c, http.MethodPost, srv.URL, http.StatusMethodNotAllowed, "Method Not Allowed\n")
+	resp := mxtest.CheckPlain(t, c, http.MethodPost, srv.URL, http.StatusMethodNotAllowed, "Method Not Allowed\n")
 	if got := resp.Header.Get("Allow"); got != "GET, HEAD" {
 		t.Errorf("Allow %q, want \"GET, HEAD\"", got)
 	}
@@ -154,10 +111,10 @@ func TestErrorAfterStart(t *testing.T) {
 	t.Parallel()
 	var seen errorsSeen
 	r := router(append(usual(), seen.middleware)...)
-	r.GET("/", ginmx.Stream(demotest.PanicAfterFirst))
-	srv, c := demotest.Serve(t, r, false)
-	resp := demotest.Get(t, c, srv.URL, nil)
-	st := demotest.Open(t, resp, resp.Body)
+	r.GET("/", ginmx.Stream(mxtest.PanicAfterFirst))
+	srv, c := mxtest.Serve(t, r, false)
+	resp := mxtest.Get(t, c, srv.URL)
+	st := mxtest.Open(t, resp, resp.Body)
 	if a, ok := st.Next(t, 10*time.Second); !ok || string(a.Part.Body) != "first" {
 		t.Fatalf("first part %q (ok %v), want \"first\"", a.Part.Body, ok)
 	}
@@ -172,52 +129,5 @@ func TestErrorAfterStart(t *testing.T) {
 	}
 	if status != http.StatusOK {
 		t.Errorf("status %d, want 200 (the stream had started)", status)
-	}
-}
-
-// TestHead: a HEAD route gets the stream's headers and no parts.
-func TestHead(t *testing.T) {
-	t.Parallel()
-	r := router()
-	r.HEAD("/", ginmx.Stream(demo.Source))
-	srv, c := demotest.Serve(t, r, false)
-	resp := demotest.Do(t, c, t.Context(), http.MethodHead, srv.URL, nil)
-	defer resp.Body.Close()
-	demotest.CheckHeaders(t, resp)
-}
-
-// TestStreamWith: options reach core.Serve.
-func TestStreamWith(t *testing.T) {
-	t.Parallel()
-	r := router()
-	r.GET("/", ginmx.StreamWith(demotest.NewStepper(demotest.Parts(1)).Source, &core.Options{Boundary: "fixed-boundary"}))
-	srv, c := demotest.Serve(t, r, false)
-	resp := demotest.Get(t, c, srv.URL, nil)
-	if b := demotest.CheckHeaders(t, resp); b != "fixed-boundary" {
-		t.Errorf("boundary %q, want fixed-boundary", b)
-	}
-	if got := demotest.Open(t, resp, resp.Body).All(t, 10*time.Second); len(got) != 1 {
-		t.Errorf("got %d parts, want 1", len(got))
-	}
-}
-
-// TestStreamWithInvalidOptions: invalid options fail at registration.
-func TestStreamWithInvalidOptions(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		opts core.Options
-	}{
-		{"boundary with a space", core.Options{Boundary: "a b"}},
-		{"boundary too long", core.Options{Boundary: strings.Repeat("b", 71)}},
-		{"unknown mode", core.Options{Mode: core.Mode(42)}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Error("StreamWith did not panic")
-				}
-			}()
-			ginmx.StreamWith(demo.Source, &tc.opts)
-		})
 	}
 }

@@ -4,27 +4,30 @@ import (
 	"log/slog"
 	"testing"
 
-	"go.uber.org/goleak"
-
-	"github.com/mxreplace/mx/internal/demoapp"
-	"github.com/mxreplace/mx/internal/demoapp/demotest"
+	"github.com/mxreplace/mx/internal/mxtest"
 )
+
+var app = mxtest.Binary{Pkg: "."}
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.DiscardHandler)) // RequestLogger's output
-	goleak.VerifyTestMain(m)
+	mxtest.Main(m, &app)
 }
 
-var app = demoapp.App{Name: "echo", NewHandler: newServer}
-
-// TestApp: the demo app contract through the router, in this process.
-func TestApp(t *testing.T) {
+// TestRouter: the demo app contract through the router, in this process.
+func TestRouter(t *testing.T) {
 	t.Parallel()
-	demotest.CheckApp(t, app)
+	mxtest.CheckDemoRouter(t, routes)
 }
 
 // TestProcess: the demo app contract against the built program.
 func TestProcess(t *testing.T) {
 	t.Parallel()
-	demotest.CheckProcess(t, app.Name)
+	mxtest.CheckDemoProcess(t, &app)
+}
+
+// TestFirefox: Firefox shows the demo, and its last part stays on screen.
+func TestFirefox(t *testing.T) {
+	t.Parallel()
+	mxtest.CheckDemoFirefox(t, "echo", routes(func() {}))
 }

@@ -5,40 +5,38 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
-	"go.uber.org/goleak"
 
-	"github.com/mxreplace/mx/internal/demoapp"
-	"github.com/mxreplace/mx/internal/demoapp/demotest"
+	"github.com/mxreplace/mx/internal/mxtest"
 )
+
+var app = mxtest.Binary{Pkg: "."}
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
 	gin.DefaultWriter, gin.DefaultErrorWriter = io.Discard, io.Discard
-	goleak.VerifyTestMain(m)
+	mxtest.Main(m, &app)
 }
 
-var app = demoapp.App{Name: "gin", NewHandler: newServer}
-
-// TestApp: the demo app contract through the router, in this process.
-func TestApp(t *testing.T) {
+// TestRouter: the demo app contract through the router, in this process.
+func TestRouter(t *testing.T) {
 	t.Parallel()
-	demotest.CheckApp(t, app)
+	mxtest.CheckDemoRouter(t, routes)
 }
 
 // TestProcess: the demo app contract against the built program.
 func TestProcess(t *testing.T) {
 	t.Parallel()
-	demotest.CheckProcess(t, app.Name)
+	mxtest.CheckDemoProcess(t, &app)
 }
 
 // TestFirefox: Firefox shows the demo, and its last part stays on screen.
 func TestFirefox(t *testing.T) {
 	t.Parallel()
-	demotest.CheckFirefox(t, app.Name, newServer(func() {}))
+	mxtest.CheckDemoFirefox(t, "gin", routes(func() {}))
 }
 
-// TestChromium: Chromium loads the demo (what it shows is logged).
+// TestChromium: Chromium loads the demo (what it shows is saved).
 func TestChromium(t *testing.T) {
 	t.Parallel()
-	demotest.CheckChromium(t, app.Name, newServer(func() {}))
+	mxtest.CheckDemoChromium(t, "gin", routes(func() {}))
 }

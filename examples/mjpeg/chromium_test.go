@@ -21,8 +21,7 @@ import (
 
 	"github.com/mxreplace/mx/core"
 	"github.com/mxreplace/mx/internal/browser"
-	"github.com/mxreplace/mx/internal/liveapp/livetest"
-	"github.com/mxreplace/mx/internal/testpattern"
+	"github.com/mxreplace/mx/internal/mxtest"
 )
 
 // Chromium shows a part of a multipart/x-mixed-replace image only once the
@@ -48,10 +47,10 @@ const (
 // chromiumApp starts the app at 1 fps with an observer and a tap in front.
 func chromiumApp(t *testing.T) (*observer, *tap) {
 	browser.Chromium(t)
-	p := livetest.Start(t, app.Path(t), "-fps", "1", "-size", "640x480")
+	p := mxtest.Start(t, app.Path(t), "-fps", "1", "-size", "640x480")
 	obs := observe(t, p.URL+"/stream")
 	tp := newTap(t, strings.TrimPrefix(p.URL, "http://"))
-	livetest.Eventually(t, 20*time.Second, "the first frame", func() bool { _, ok := obs.last(); return ok })
+	mxtest.Eventually(t, 20*time.Second, "the first frame", func() bool { _, ok := obs.last(); return ok })
 	return obs, tp
 }
 
@@ -64,7 +63,7 @@ func untilPhase(obs *observer, aim time.Duration) {
 
 // check reports the result of one screenshot: frame shown, newest frame n,
 // and whether it counts; a counted one must be `behind` frames behind n.
-func check(t *testing.T, name string, shown uint64, n livetest.Frame, lo, hi time.Time, counts bool, behind uint64) {
+func check(t *testing.T, name string, shown uint64, n mxtest.Frame, lo, hi time.Time, counts bool, behind uint64) {
 	t.Helper()
 	t.Logf("%s: screenshot taken %v to %v after frame %d was published; Chromium shows frame %d; counts: %v",
 		name, lo.Sub(n.Stamp).Round(time.Millisecond), hi.Sub(n.Stamp).Round(time.Millisecond), n.Counter, shown, counts)
@@ -100,7 +99,7 @@ func screenshot(dir, url string, timeout time.Duration) (uint64, time.Time, erro
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("%s: %w", file, err)
 	}
-	n, ok := testpattern.ReadCounter(img)
+	n, ok := mxtest.ReadCounter(img)
 	if !ok {
 		return 0, time.Time{}, fmt.Errorf("no frame counter in the screenshot of %s", url)
 	}
@@ -161,12 +160,12 @@ func TestChromiumSteady(t *testing.T) {
 				t.Fatalf("%s: Chromium took its screenshot before the page loaded: %v", name, err)
 			}
 			var req time.Time
-			livetest.Eventually(t, 10*time.Second, "the page to ask for the stream", func() bool {
+			mxtest.Eventually(t, 10*time.Second, "the page to ask for the stream", func() bool {
 				var ok bool
 				req, ok = tp.streamRequest(launch)
 				return ok
 			})
-			livetest.Eventually(t, 10*time.Second, "two frames of stream", func() bool { return obs.publishedIn(req, time.Now()) >= 2 })
+			mxtest.Eventually(t, 10*time.Second, "two frames of stream", func() bool { return obs.publishedIn(req, time.Now()) >= 2 })
 			untilPhase(obs, interval/2)
 			lo := time.Now()
 			close(held)
@@ -174,8 +173,8 @@ func TestChromiumSteady(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var n livetest.Frame
-			livetest.Eventually(t, 10*time.Second, "a frame after the screenshot", func() bool {
+			var n mxtest.Frame
+			mxtest.Eventually(t, 10*time.Second, "a frame after the screenshot", func() bool {
 				var ok bool
 				n, ok = obs.latestAt(hi)
 				return ok
@@ -217,8 +216,8 @@ func TestChromiumPage(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s: the page never asked for /stream", name)
 			}
-			var n livetest.Frame
-			livetest.Eventually(t, 10*time.Second, "a frame after the screenshot", func() bool {
+			var n mxtest.Frame
+			mxtest.Eventually(t, 10*time.Second, "a frame after the screenshot", func() bool {
 				n, ok = obs.latestAt(hi)
 				return ok
 			})
@@ -263,8 +262,8 @@ func TestChromiumImageDocument(t *testing.T) {
 			}
 			lo := req.Add(timeout - 150*time.Millisecond)
 			lag = lo.Sub(launch)
-			var n livetest.Frame
-			livetest.Eventually(t, 10*time.Second, "a frame after the screenshot", func() bool {
+			var n mxtest.Frame
+			mxtest.Eventually(t, 10*time.Second, "a frame after the screenshot", func() bool {
 				n, ok = obs.latestAt(hi)
 				return ok
 			})
@@ -287,13 +286,13 @@ var onePixelPNG = func() []byte {
 // X-Timestamp).
 type observer struct {
 	mu     sync.Mutex
-	frames []livetest.Frame // distinct counters, in order
+	frames []mxtest.Frame // distinct counters, in order
 }
 
 func observe(t *testing.T, url string) *observer {
 	o := &observer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	resp := livetest.Get(t, ctx, livetest.Client(t), url)
+	resp := mxtest.Do(t, mxtest.Client(t), ctx, http.MethodGet, url)
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, core.MediaType) {
 		t.Fatalf("observer: %s %q", resp.Status, ct)
 	}
@@ -312,14 +311,14 @@ func observe(t *testing.T, url string) *observer {
 			if err != nil {
 				continue
 			}
-			n, ok := testpattern.ReadCounter(img)
-			ts, err := livetest.ParseTimestamp(p.Header.Get(core.TimestampHeader))
+			n, ok := mxtest.ReadCounter(img)
+			ts, err := mxtest.ParseTimestamp(p.Header.Get(core.TimestampHeader))
 			if !ok || err != nil {
 				continue
 			}
 			o.mu.Lock()
 			if k := len(o.frames); k == 0 || o.frames[k-1].Counter != n {
-				o.frames = append(o.frames, livetest.Frame{Part: p, Counter: n, Stamp: ts})
+				o.frames = append(o.frames, mxtest.Frame{Part: p, Counter: n, Stamp: ts})
 			}
 			o.mu.Unlock()
 		}
@@ -328,18 +327,18 @@ func observe(t *testing.T, url string) *observer {
 }
 
 // last returns the newest frame seen.
-func (o *observer) last() (livetest.Frame, bool) {
+func (o *observer) last() (mxtest.Frame, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.frames) == 0 {
-		return livetest.Frame{}, false
+		return mxtest.Frame{}, false
 	}
 	return o.frames[len(o.frames)-1], true
 }
 
 // latestAt returns the newest frame published at or before t, once a frame
 // published after t has been seen (so that none can be missing).
-func (o *observer) latestAt(t time.Time) (livetest.Frame, bool) {
+func (o *observer) latestAt(t time.Time) (mxtest.Frame, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for i := len(o.frames) - 1; i > 0; i-- {
@@ -347,7 +346,7 @@ func (o *observer) latestAt(t time.Time) (livetest.Frame, bool) {
 			return o.frames[i], i < len(o.frames)-1
 		}
 	}
-	return livetest.Frame{}, false
+	return mxtest.Frame{}, false
 }
 
 // publishedIn counts the frames published in (from, to].

@@ -2,143 +2,100 @@ package main
 
 import (
 	"bytes"
-	"errors"
-	"image/jpeg"
-	"io"
-	"log"
+	"crypto/tls"
+	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/mxreplace/mx/core"
-	"github.com/mxreplace/mx/internal/liveapp"
-	"github.com/mxreplace/mx/internal/liveapp/livetest"
-	"github.com/mxreplace/mx/internal/testpattern"
+	"github.com/mxreplace/mx/internal/mxtest"
 )
 
-// app is this package built as a command, for the tests with real clients.
-var app = livetest.Binary{Pkg: "github.com/mxreplace/mx/examples/mjpeg"}
+// app is this package built as a command. The tests run it as a process.
+var app = mxtest.Binary{Pkg: "."}
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		app.Remove()
-		os.Exit(code)
-	}))
+	mxtest.Main(m, &app)
 }
 
-// testConfig is a small, fast camera.
-func testConfig(t *testing.T) config {
-	return config{FPS: 20, Width: 320, Height: 240, Quality: 70, Logger: log.New(testWriter{t}, "", 0)}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(b)))
-	return len(b), nil
-}
-
-// startApp runs the app in-process on a loopback server and returns its
-// base URL. At cleanup the Broadcaster shuts down (ending every stream
-// cleanly), then the server and the producer.
-func startApp(t *testing.T, cfg config) (string, *core.Broadcaster) {
+// start runs a small, fast camera with extra flags and returns its URL.
+func start(t *testing.T, args ...string) string {
 	t.Helper()
-	h, cam, stop, err := newApp(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return livetest.Serve(t, h, cam, stop), cam
+	args = append([]string{"-fps", "20", "-size", "320x240", "-quality", "70"}, args...)
+	return mxtest.Start(t, app.Path(t), args...).URL
 }
 
 func TestStream(t *testing.T) {
 	t.Parallel()
-	base, cam := startApp(t, testConfig(t))
-	start := time.Now()
-	resp := livetest.Get(t, livetest.Context(t), livetest.Client(t), base+"/stream")
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "multipart/x-mixed-replace; boundary=") {
-		t.Fatalf("Content-Type %q", ct)
-	}
-	frames := livetest.Frames(t, resp, 8, true)
-	livetest.CheckIncreasing(t, frames)
-	// The first part is the latest frame at connect, published one frame
+	base := start(t)
+	asked := time.Now()
+	frames := mxtest.Frames(t, mxtest.Get(t, mxtest.Client(t), base+"/stream"), 8, true)
+	mxtest.CheckIncreasing(t, frames)
+	// The first part is the latest frame at connect: published one frame
 	// interval before at most (2 s: a generous bound for a busy machine).
-	if f := frames[0]; f.Stamp.Before(start.Add(-2 * time.Second)) {
-		t.Errorf("first part %v stamped %v before the request", f, start.Sub(f.Stamp))
+	if f := frames[0]; f.Stamp.Before(asked.Add(-2 * time.Second)) {
+		t.Errorf("first part %v stamped %v before the request", f, asked.Sub(f.Stamp))
 	}
 	for _, f := range frames {
-		if f.Counter < 1 {
-			t.Errorf("%v: counters start at 1", f)
+		if b := mxtest.DecodeJPEG(t, f.Part.Body).Bounds(); f.Counter < 1 || b.Dx() != 320 || b.Dy() != 240 {
+			t.Errorf("%v: %dx%d, want 320x240 and a counter from 1", f, b.Dx(), b.Dy())
 		}
-		img := livetest.DecodeJPEG(t, f.Part.Body)
-		if b := img.Bounds(); b.Dx() != 320 || b.Dy() != 240 {
-			t.Errorf("%v: %dx%d, want 320x240", f, b.Dx(), b.Dy())
-		}
-	}
-	if s := cam.Stats(); s.Viewers != 1 || s.Published < frames[len(frames)-1].Counter {
-		t.Errorf("Stats %+v after reading up to %v", s, frames[len(frames)-1])
 	}
 }
 
 func TestFirstFrameIsOne(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	cfg.FPS = 0.01 // one frame now, the next in 100 s
-	base, _ := startApp(t, cfg)
-	c := livetest.Client(t)
-	resp := livetest.Get(t, livetest.Context(t), c, base+"/snapshot")
-	img := livetest.DecodeJPEG(t, livetest.ReadAll(t, resp))
-	if n, ok := testpattern.ReadCounter(img); !ok || n != 1 {
+	base := start(t, "-fps", "0.01") // one frame now, the next in 100 s
+	c := mxtest.Client(t)
+	img := mxtest.DecodeJPEG(t, mxtest.ReadAll(t, mxtest.Get(t, c, base+"/snapshot")))
+	if n, ok := mxtest.ReadCounter(img); !ok || n != 1 {
 		t.Errorf("snapshot shows frame %d (found %v), want 1", n, ok)
 	}
-	resp = livetest.Get(t, livetest.Context(t), c, base+"/stream")
-	if f := livetest.Frames(t, resp, 1, true)[0]; f.Counter != 1 {
+	if f := mxtest.Frames(t, mxtest.Get(t, c, base+"/stream"), 1, true)[0]; f.Counter != 1 {
 		t.Errorf("stream starts with %v, want frame 1", f)
 	}
 }
 
 func TestSnapshot(t *testing.T) {
 	t.Parallel()
-	base, _ := startApp(t, testConfig(t))
-	resp := livetest.Get(t, livetest.Context(t), livetest.Client(t), base+"/snapshot")
-	body := livetest.ReadAll(t, resp)
+	resp := mxtest.Get(t, mxtest.Client(t), start(t)+"/snapshot")
+	body := mxtest.ReadAll(t, resp)
 	h := resp.Header
 	if resp.StatusCode != http.StatusOK || h.Get("Content-Type") != "image/jpeg" || h.Get("Cache-Control") != "no-store" {
 		t.Fatalf("snapshot: %s, header %v", resp.Status, h)
 	}
+	if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options %q, want nosniff", got)
+	}
 	if resp.ContentLength != int64(len(body)) {
 		t.Errorf("Content-Length %d for %d bytes", resp.ContentLength, len(body))
 	}
-	livetest.Timestamp(t, h.Get(core.TimestampHeader))
-	img := livetest.DecodeJPEG(t, body)
-	if b := img.Bounds(); b.Dx() != 320 || b.Dy() != 240 {
-		t.Errorf("snapshot is %dx%d, want 320x240", b.Dx(), b.Dy())
-	}
-	if n, ok := testpattern.ReadCounter(img); !ok || n < 1 {
+	mxtest.Timestamp(t, h.Get(core.TimestampHeader))
+	img := mxtest.DecodeJPEG(t, body)
+	if n, ok := mxtest.ReadCounter(img); !ok || n < 1 {
 		t.Errorf("snapshot counter %d (found %v)", n, ok)
 	}
 }
 
 func TestPage(t *testing.T) {
 	t.Parallel()
-	base, _ := startApp(t, testConfig(t))
-	ctx, c := livetest.Context(t), livetest.Client(t)
+	base := start(t)
+	c := mxtest.Client(t)
 	for _, tc := range []struct {
 		path string
 		want []string
 	}{
-		{"/", []string{`<img src="/stream" alt="live stream" width="320" height="240">`, "320x240 JPEG", "20 fps", `href="/snapshot"`, "<b>auto</b>"}},
-		{"/?mx=length", []string{`<img src="/stream?mx=length"`, "<b>length</b>", `href="/?mx=advance"`}},
-		{"/?mx=advance", []string{`<img src="/stream?mx=advance"`, "<b>advance</b>"}},
-		{"/?mx=bogus", []string{`<img src="/stream" `, "<b>auto</b>"}},
+		{"/", []string{`<img src="/stream" alt="live stream" width="320" height="240">`, "320x240 JPEG", "20 fps", `href="/snapshot"`}},
+		{"/?mx=length", []string{`<img src="/stream?mx=length"`, `href="/?mx=advance"`}},
+		{"/?mx=ADVANCE", []string{`<img src="/stream?mx=advance"`}},
+		{"/?mx=%22%3E", []string{`<img src="/stream" `}},
 	} {
-		resp := livetest.Get(t, ctx, c, base+tc.path)
-		body := string(livetest.ReadAll(t, resp))
+		resp := mxtest.Get(t, c, base+tc.path)
+		body := string(mxtest.ReadAll(t, resp))
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 			t.Errorf("GET %s: %s, %q", tc.path, resp.Status, resp.Header.Get("Content-Type"))
 		}
@@ -148,20 +105,18 @@ func TestPage(t *testing.T) {
 			}
 		}
 	}
-	resp := livetest.Get(t, ctx, c, base+"/nope")
-	livetest.ReadAll(t, resp)
-	if resp.StatusCode != http.StatusNotFound {
+	if resp := mxtest.Get(t, c, base+"/nope"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /nope: %s, want 404", resp.Status)
 	}
 }
 
-// writeJPEGs writes test pattern frames into dir under the given names, in
-// reverse order (so that neither creation nor modification time gives
-// the name order), and returns their contents by name.
+// writeJPEGs writes test pattern frames into dir under the given names,
+// in reverse order: neither creation nor modification time gives the
+// name order. It returns their contents by name.
 func writeJPEGs(t *testing.T, dir string, names ...string) map[string][]byte {
 	files := map[string][]byte{}
 	for i := len(names) - 1; i >= 0; i-- {
-		b := livetest.Pattern(t, 160, 120, uint64(100+i))
+		b := mxtest.Pattern(t, 160, 120, uint64(100+i))
 		if err := os.WriteFile(filepath.Join(dir, names[i]), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -184,18 +139,14 @@ func TestDir(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "sub.jpg"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig(t)
-	cfg.Dir = dir
-	base, _ := startApp(t, cfg)
-	ctx, c := livetest.Context(t), livetest.Client(t)
-
-	page := string(livetest.ReadAll(t, livetest.Get(t, ctx, c, base+"/")))
+	base := start(t, "-dir", dir)
+	c := mxtest.Client(t)
+	page := string(mxtest.ReadAll(t, mxtest.Get(t, c, base+"/")))
 	if !strings.Contains(page, "4 JPEG files") || !strings.Contains(page, `width="160" height="120"`) {
 		t.Errorf("page does not describe the 4 files of 160x120:\n%s", page)
 	}
 
-	resp := livetest.Get(t, ctx, c, base+"/stream")
-	frames := livetest.Frames(t, resp, 12, false)
+	frames := mxtest.Frames(t, mxtest.Get(t, c, base+"/stream"), 12, false)
 	index := func(body []byte) int {
 		for i, name := range names {
 			if bytes.Equal(body, files[name]) {
@@ -204,9 +155,8 @@ func TestDir(t *testing.T) {
 		}
 		return -1
 	}
-	// Every part is one of the files, byte for byte; the files come in name
-	// order (a viewer may skip a frame, but never goes back), and the loop
-	// wraps around.
+	// Every part is one of the files, byte for byte. The files come in
+	// name order (a viewer may skip one, never go back), in a loop.
 	wraps := 0
 	prev := index(frames[0].Part.Body)
 	for i, f := range frames {
@@ -217,8 +167,7 @@ func TestDir(t *testing.T) {
 		if i == 0 {
 			continue
 		}
-		step := (k - prev + len(names)) % len(names)
-		if step == len(names)-1 {
+		if step := (k - prev + len(names)) % len(names); step == len(names)-1 {
 			t.Errorf("part %d is %s after %s: out of name order", i, names[k], names[prev])
 		}
 		if k < prev {
@@ -231,123 +180,98 @@ func TestDir(t *testing.T) {
 	}
 }
 
-func TestDirErrors(t *testing.T) {
+// TestFlags: a bad command line exits 2 with a message; -h exits 0.
+func TestFlags(t *testing.T) {
 	t.Parallel()
 	empty := t.TempDir()
-	if err := os.WriteFile(filepath.Join(empty, "readme.txt"), []byte("no frames"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	bad := t.TempDir()
 	writeJPEGs(t, bad, "1.jpg")
 	if err := os.WriteFile(filepath.Join(bad, "2.jpg"), []byte("GIF89a"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name, dir, want string
+		args []string
+		want string
 	}{
-		{"no JPEG files", empty, "no *.jpg or *.jpeg files in " + empty},
-		{"not a JPEG", bad, "2.jpg is not a JPEG image"},
-		{"missing", filepath.Join(empty, "missing"), "no such file or directory"},
+		{[]string{"-fps", "0"}, "-fps"},
+		{[]string{"-fps", "NaN"}, "-fps"},
+		{[]string{"-fps", "1001"}, "-fps"},
+		{[]string{"-fps", "x"}, "-fps"},
+		{[]string{"-size", "640"}, "-size"},
+		{[]string{"-size", "64x48"}, "-size"},
+		{[]string{"-quality", "0"}, "-quality"},
+		{[]string{"-quality", "101"}, "-quality"},
+		{[]string{"-user", "u"}, "-user"},
+		{[]string{"-pass", "p"}, "-user"},
+		{[]string{"-user", "a:b", "-pass", "p"}, "colon"},
+		{[]string{"-allow-origin", "example.com"}, "-allow-origin"},
+		{[]string{"-allow-origin", "https://example.com/path"}, "-allow-origin"},
+		{[]string{"-dir", empty}, "no *.jpg or *.jpeg files in " + empty},
+		{[]string{"-dir", bad}, "2.jpg is not a JPEG image"},
+		{[]string{"-dir", filepath.Join(empty, "missing")}, "no such file or directory"},
+		{[]string{"-bogus"}, "-bogus"},
 	} {
-		cfg := testConfig(t)
-		cfg.Dir = tc.dir
-		_, _, _, err := newApp(cfg)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: newApp: %v, want an error with %q", tc.name, err, tc.want)
+		code, out := mxtest.Run(t, app.Path(t), tc.args...)
+		if code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("%q: exit %d, output %q; want 2 and %q", tc.args, code, out, tc.want)
 		}
 	}
-}
-
-func TestFlags(t *testing.T) {
-	t.Parallel()
-	cfg, err := parseFlags(nil, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := config{Addr: ":8080", FPS: 10, Width: 640, Height: 480, Quality: 75}
-	if cfg != want {
-		t.Errorf("defaults %+v, want %+v", cfg, want)
-	}
-	cfg, err = parseFlags([]string{"-fps", "0.5", "-size", "320X240", "-quality", "90", "-addr", "127.0.0.1:0",
-		"-user", "u", "-pass", "p", "-allow-origin", "http://localhost:3000"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want = config{Addr: "127.0.0.1:0", FPS: 0.5, Width: 320, Height: 240, Quality: 90,
-		Access: liveapp.Access{User: "u", Pass: "p", AllowOrigin: "http://localhost:3000"}}
-	if cfg != want || cfg.interval() != 2*time.Second {
-		t.Errorf("got %+v (interval %v), want %+v (2s)", cfg, cfg.interval(), want)
-	}
-	if cfg, err := parseFlags([]string{"-dir", "/x", "-size", "1x1", "-quality", "0"}, io.Discard); err != nil || cfg.Dir != "/x" {
-		t.Errorf("-dir ignores -size and -quality: %+v, %v", cfg, err)
-	}
-	for _, args := range [][]string{
-		{"-fps", "0"},
-		{"-fps", "-1"},
-		{"-fps", "NaN"},
-		{"-fps", "1001"},
-		{"-fps", "x"},
-		{"-size", "640"},
-		{"-size", "64x48"},
-		{"-quality", "0"},
-		{"-quality", "101"},
-		{"-user", "u"},
-		{"-pass", "p"},
-		{"-user", "a:b", "-pass", "p"},
-		{"-allow-origin", "example.com"},
-		{"-allow-origin", "https://example.com/path"},
-		{"-bogus"},
-		{"extra"},
-	} {
-		_, err := parseFlags(args, io.Discard)
-		var fe *liveapp.FlagError
-		if !errors.As(err, &fe) {
-			t.Errorf("%q: error %v, want a *liveapp.FlagError", args, err)
-		}
+	if code, out := mxtest.Run(t, app.Path(t), "-h"); code != 0 || !strings.Contains(out, "-allow-origin") {
+		t.Errorf("-h: exit %d, output %q; want 0 and the usage", code, out)
 	}
 }
 
 func TestAccess(t *testing.T) {
 	t.Parallel()
-	livetest.CheckAccess(t, func(t *testing.T, a liveapp.Access) string {
-		cfg := testConfig(t)
-		cfg.Access = a
-		base, _ := startApp(t, cfg)
-		return base
-	})
+	mxtest.CheckAccess(t, start)
 }
 
-// TestShutdown checks that Broadcaster.Shutdown ends an open stream
-// cleanly: Read sees the close delimiter, not a cut connection.
-func TestShutdown(t *testing.T) {
+// TestSafe: the server is safe to expose, also with viewers that stopped
+// reading big, fast frames.
+func TestSafe(t *testing.T) {
 	t.Parallel()
-	h, cam, stop, err := newApp(testConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	defer stop()
-	resp := livetest.Get(t, livetest.Context(t), livetest.Client(t), srv.URL+"/stream")
-	parts := 0
-	for p, err := range core.ReadResponse(resp, nil) {
-		if err != nil {
-			t.Fatalf("after %d parts: %v", parts, err)
+	mxtest.CheckSafeServer(t, &app, "/stream", "-fps", "30", "-size", "1280x720")
+}
+
+// TestTiles: /tiles has n tiles of the stream, each with its own URL, so
+// that a browser opens one stream per tile.
+func TestTiles(t *testing.T) {
+	t.Parallel()
+	base := start(t)
+	c := mxtest.Client(t)
+	for _, tc := range []struct {
+		query string
+		n     int
+	}{{"", 12}, {"?n=3", 3}, {"?n=64", 64}, {"?n=0", 12}, {"?n=x", 12}, {"?n=65", 12}} {
+		body := string(mxtest.ReadAll(t, mxtest.Get(t, c, base+"/tiles"+tc.query)))
+		if got := strings.Count(body, `<img src="/stream?tile=`); got != tc.n {
+			t.Errorf("/tiles%s: %d tiles, want %d", tc.query, got, tc.n)
 		}
-		if _, err := jpeg.Decode(bytes.NewReader(p.Body)); err != nil {
-			t.Fatalf("part %d: %v", parts, err)
-		}
-		if parts++; parts == 2 {
-			stop()
-			if err := cam.Shutdown(livetest.Context(t)); err != nil {
-				t.Fatal(err)
-			}
+		if !strings.Contains(body, fmt.Sprintf(`src="/stream?tile=%d"`, tc.n)) {
+			t.Errorf("/tiles%s: no tile %d", tc.query, tc.n)
 		}
 	}
-	if parts < 2 {
-		t.Fatalf("%d parts", parts)
+}
+
+// TestTLS: with -tls the camera serves HTTPS and HTTP/2 with a self-signed
+// certificate, and prints an https:// URL.
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	base := start(t, "-tls")
+	if !strings.HasPrefix(base, "https://") {
+		t.Fatalf("URL %q, want https://", base)
 	}
-	if s := cam.Stats(); s.Viewers != 0 {
-		t.Errorf("%d viewers after Shutdown", s.Viewers)
+	c := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, // self-signed
+		ForceAttemptHTTP2: true,
+	}}
+	defer c.CloseIdleConnections()
+	resp := mxtest.Get(t, c, base+"/stream")
+	if resp.ProtoMajor != 2 {
+		t.Errorf("stream over %s, want HTTP/2", resp.Proto)
+	}
+	mxtest.CheckIncreasing(t, mxtest.Frames(t, resp, 3, true))
+	if code, out := mxtest.Run(t, app.Path(t), "-cert", "x.pem"); code != 2 || !strings.Contains(out, "-tls") {
+		t.Errorf("-cert without -tls: exit %d, %q", code, out)
 	}
 }

@@ -1,31 +1,28 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
 	"iter"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/mxreplace/mx/core"
-	"github.com/mxreplace/mx/internal/liveapp"
-	"github.com/mxreplace/mx/internal/liveapp/livetest"
-	"github.com/mxreplace/mx/internal/testpattern"
+	"github.com/mxreplace/mx/examples/testpattern"
+	"github.com/mxreplace/mx/internal/mxtest"
 )
 
+// app is this package built as a command. The tests run it as a process.
+var app = mxtest.Binary{Pkg: "."}
+
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	mxtest.Main(m, &app)
 }
 
 // upstreamServer is a test camera: a Broadcaster served at /stream by an
@@ -99,7 +96,7 @@ func (u *upstreamServer) restart() {
 
 // publish publishes test pattern frame n (160x120).
 func (u *upstreamServer) publish(n uint64) {
-	b := livetest.Pattern(u.t, 160, 120, n)
+	b := mxtest.Pattern(u.t, 160, 120, n)
 	u.mu.Lock()
 	u.frames[string(b)] = n
 	u.mu.Unlock()
@@ -144,40 +141,10 @@ func (u *upstreamServer) run(w, h int, interval time.Duration) {
 	}()
 }
 
-// logBuffer collects the relay's log lines and shows them in the test log.
-type logBuffer struct {
-	t   *testing.T
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.t.Log(strings.TrimSpace(string(b)))
-	return l.buf.Write(b)
-}
-
-func (l *logBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.buf.String(), s)
-}
-
-func testConfig(t *testing.T, upstream string) (config, *logBuffer) {
-	logs := &logBuffer{t: t}
-	return config{Upstream: upstream, Timeout: defaultTimeout, Logger: log.New(logs, "", 0)}, logs
-}
-
-// startRelay runs the relay in-process on a loopback server and returns its
-// base URL.
-func startRelay(t *testing.T, cfg config) (string, *core.Broadcaster) {
+// startRelay runs the relay on upstream with extra flags.
+func startRelay(t *testing.T, upstream string, args ...string) *mxtest.Proc {
 	t.Helper()
-	h, cam, stop, err := newApp(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return livetest.Serve(t, h, cam, stop), cam
+	return mxtest.Start(t, app.Path(t), append([]string{"-upstream", upstream}, args...)...)
 }
 
 // viewer reads a relay stream part by part.
@@ -189,7 +156,7 @@ type viewer struct {
 }
 
 func newViewer(t *testing.T, up *upstreamServer, c *http.Client, url string) *viewer {
-	resp := livetest.Get(t, livetest.Context(t), c, url)
+	resp := mxtest.Get(t, c, url)
 	next, stop := iter.Pull2(core.ReadResponse(resp, nil))
 	t.Cleanup(stop)
 	return &viewer{t: t, up: up, next: next}
@@ -212,7 +179,7 @@ func (v *viewer) waitFor(n uint64) {
 			v.t.Fatalf("viewer: frame %d after frame %d", k, v.last)
 		}
 		v.last = k
-		livetest.Timestamp(v.t, p.Header.Get(core.TimestampHeader))
+		mxtest.Timestamp(v.t, p.Header.Get(core.TimestampHeader))
 		if k == n {
 			return
 		}
@@ -223,9 +190,8 @@ func TestOneUpstreamConnection(t *testing.T) {
 	t.Parallel()
 	up := newUpstream(t)
 	up.publish(1)
-	cfg, _ := testConfig(t, up.url())
-	base, cam := startRelay(t, cfg)
-	c := livetest.Client(t)
+	base := startRelay(t, up.url()).URL
+	c := mxtest.Client(t)
 	var viewers []*viewer
 	for range 6 {
 		v := newViewer(t, up, c, base+"/stream")
@@ -238,8 +204,7 @@ func TestOneUpstreamConnection(t *testing.T) {
 			v.waitFor(n)
 		}
 	}
-	resp := livetest.Get(t, livetest.Context(t), c, base+"/snapshot")
-	if k, ok := up.frameOf(livetest.ReadAll(t, resp)); !ok || k != 5 {
+	if k, ok := up.frameOf(mxtest.ReadAll(t, mxtest.Get(t, c, base+"/snapshot"))); !ok || k != 5 {
 		t.Errorf("snapshot: frame %d (%v), want 5", k, ok)
 	}
 	if n := up.conns.Load(); n != 1 {
@@ -248,38 +213,34 @@ func TestOneUpstreamConnection(t *testing.T) {
 	if s := up.cam.Stats(); s.Viewers != 1 {
 		t.Errorf("upstream has %d viewers, want 1", s.Viewers)
 	}
-	if s := cam.Stats(); s.Viewers != 6 || s.Published != 5 {
-		t.Errorf("relay Stats %+v, want 6 viewers and 5 frames published", s)
-	}
 }
 
 func TestReconnect(t *testing.T) {
 	t.Parallel()
 	up := newUpstream(t)
 	up.publish(1)
-	cfg, logs := testConfig(t, up.url())
-	base, _ := startRelay(t, cfg)
-	v := newViewer(t, up, livetest.Client(t), base+"/stream")
+	p := startRelay(t, up.url())
+	v := newViewer(t, up, mxtest.Client(t), p.URL+"/stream")
 	v.waitFor(1)
 
 	// The upstream connection is cut.
 	up.server().CloseClientConnections()
-	livetest.Eventually(t, 20*time.Second, "a second upstream connection", func() bool { return up.conns.Load() >= 2 })
+	mxtest.Eventually(t, 20*time.Second, "a second upstream connection", func() bool { return up.conns.Load() >= 2 })
 	up.publish(2)
 	v.waitFor(2)
 
 	// The upstream server goes away and comes back on the same address.
 	up.restart()
-	livetest.Eventually(t, 20*time.Second, "a third upstream connection", func() bool { return up.conns.Load() >= 3 })
+	mxtest.Eventually(t, 20*time.Second, "a third upstream connection", func() bool { return up.conns.Load() >= 3 })
 	up.publish(3)
 	v.waitFor(3)
 
-	if n := logs.count("receiving again"); n < 2 {
-		t.Errorf("%d recoveries logged, want 2", n)
-	}
+	mxtest.Eventually(t, 10*time.Second, "two recoveries logged", func() bool {
+		return strings.Count(p.Stderr(), "receiving again") >= 2
+	})
 }
 
-// TestBackoff checks the reconnect schedule and that a failure that
+// TestBackoff checks the reconnect schedule, and that a failure that
 // repeats is logged once.
 func TestBackoff(t *testing.T) {
 	t.Parallel()
@@ -306,17 +267,16 @@ func TestBackoff(t *testing.T) {
 	requests := func() []time.Time {
 		mu.Lock()
 		defer mu.Unlock()
-		return append([]time.Time(nil), times...)
+		return slices.Clone(times)
 	}
-	cfg, logs := testConfig(t, srv.URL+"/stream")
-	base, _ := startRelay(t, cfg)
-	v := newViewer(t, up, livetest.Client(t), base+"/stream")
+	p := startRelay(t, srv.URL+"/stream")
+	v := newViewer(t, up, mxtest.Client(t), p.URL+"/stream")
 	v.waitFor(1) // after three 503s and a good connection
 
 	// Cut the good connection: the next attempt comes after minBackoff
 	// again, not after the 4 s that three failures had grown it to.
 	srv.CloseClientConnections()
-	livetest.Eventually(t, 20*time.Second, "a fifth request", func() bool { return len(requests()) >= 5 })
+	mxtest.Eventually(t, 20*time.Second, "a fifth request", func() bool { return len(requests()) >= 5 })
 	up.publish(2)
 	v.waitFor(2)
 
@@ -330,16 +290,14 @@ func TestBackoff(t *testing.T) {
 	}
 	if gap := ts[4].Sub(ts[3]); gap > 3*time.Second {
 		t.Errorf("after a good connection, the next attempt came %v later: the backoff was not reset", gap)
-	} else {
-		t.Logf("after a good connection, the next attempt came %v later", gap.Round(time.Millisecond))
 	}
-	if n := logs.count("503 Service Unavailable"); n != 1 {
+	if n := strings.Count(p.Stderr(), "503 Service Unavailable"); n != 1 {
 		t.Errorf("the 503 failure logged %d times, want once", n)
 	}
 }
 
-// TestStall checks that an upstream that sends nothing is dropped after
-// -timeout and reconnected.
+// TestStall: an upstream that sends nothing is dropped after -timeout,
+// and the relay reconnects.
 func TestStall(t *testing.T) {
 	t.Parallel()
 	var requests atomic.Int64
@@ -352,23 +310,40 @@ func TestStall(t *testing.T) {
 	})
 	srv := httptest.NewServer(silent)
 	t.Cleanup(srv.Close) // after the relay's cleanup, which ends its request
-	cfg, logs := testConfig(t, srv.URL)
-	cfg.Timeout = 200 * time.Millisecond
-	startRelay(t, cfg)
-	livetest.Eventually(t, 20*time.Second, "a reconnect after the stall", func() bool { return requests.Load() >= 2 })
-	livetest.Eventually(t, 20*time.Second, "the stall in the log", func() bool { return logs.count("nothing received for 200ms") == 1 })
+	p := startRelay(t, srv.URL, "-timeout", "200ms")
+	mxtest.Eventually(t, 20*time.Second, "a reconnect after the stall", func() bool { return requests.Load() >= 2 })
+	mxtest.Eventually(t, 20*time.Second, "the stall in the log", func() bool {
+		return strings.Count(p.Stderr(), "nothing received for 200ms") == 1
+	})
+
+	// No frame yet: /snapshot answers 503 after a short wait.
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/snapshot", nil)
+	resp, err := mxtest.Client(t).Do(req)
+	if err != nil {
+		t.Fatalf("/snapshot before the first frame: %v after %v", err, time.Since(start))
+	}
+	mxtest.ReadAll(t, resp)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/snapshot before the first frame: %s, want 503", resp.Status)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("/snapshot before the first frame took %v, want a short wait", d)
+	}
 }
 
 func TestFFmpeg(t *testing.T) {
 	t.Parallel()
-	livetest.Tool(t, "ffmpeg")
+	mxtest.Tool(t, "ffmpeg")
 	up := newUpstream(t)
 	up.run(320, 240, 40*time.Millisecond)
-	cfg, _ := testConfig(t, up.url())
-	base, _ := startRelay(t, cfg)
+	p := startRelay(t, up.url())
 	var prev uint64
-	for i, img := range livetest.FFmpeg(t, base+"/stream", 5) {
-		n, ok := testpattern.ReadCounter(img)
+	for i, img := range mxtest.FFmpeg(t, p.URL+"/stream", 5) {
+		n, ok := mxtest.ReadCounter(img)
 		if !ok || n < prev {
 			t.Errorf("ffmpeg frame %d: counter %d (found %v) after %d", i, n, ok, prev)
 		}
@@ -380,21 +355,17 @@ func TestStream(t *testing.T) {
 	t.Parallel()
 	up := newUpstream(t)
 	up.run(320, 240, 40*time.Millisecond)
-	cfg, _ := testConfig(t, up.url())
-	base, _ := startRelay(t, cfg)
-	resp := livetest.Get(t, livetest.Context(t), livetest.Client(t), base+"/stream")
-	livetest.CheckIncreasing(t, livetest.Frames(t, resp, 6, true))
+	p := startRelay(t, up.url())
+	resp := mxtest.Get(t, mxtest.Client(t), p.URL+"/stream")
+	mxtest.CheckIncreasing(t, mxtest.Frames(t, resp, 6, true))
 }
 
 func TestPage(t *testing.T) {
 	t.Parallel()
 	up := newUpstream(t)
 	up.publish(1)
-	u := strings.Replace(up.url(), "http://", "http://cam:secret@", 1)
-	cfg, _ := testConfig(t, u)
-	base, _ := startRelay(t, cfg)
-	resp := livetest.Get(t, livetest.Context(t), livetest.Client(t), base+"/?mx=length")
-	body := string(livetest.ReadAll(t, resp))
+	p := startRelay(t, strings.Replace(up.url(), "http://", "http://cam:secret@", 1))
+	body := string(mxtest.ReadAll(t, mxtest.Get(t, mxtest.Client(t), p.URL+"/?mx=length")))
 	for _, want := range []string{`<img src="/stream?mx=length" alt="live stream">`, "Relaying http://cam:xxxxx@127.0.0.1:"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("no %q in the page:\n%s", want, body)
@@ -407,37 +378,42 @@ func TestPage(t *testing.T) {
 
 func TestAccess(t *testing.T) {
 	t.Parallel()
-	livetest.CheckAccess(t, func(t *testing.T, a liveapp.Access) string {
+	mxtest.CheckAccess(t, func(t *testing.T, args ...string) string {
 		up := newUpstream(t)
 		up.run(160, 120, 40*time.Millisecond)
-		cfg, _ := testConfig(t, up.url())
-		cfg.Access = a
-		base, _ := startRelay(t, cfg)
-		return base
+		return startRelay(t, up.url(), args...).URL
 	})
 }
 
+// TestSafe: the server is safe to expose, also with viewers that stopped
+// reading big, fast frames.
+func TestSafe(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t)
+	up.run(1280, 720, 30*time.Millisecond)
+	mxtest.CheckSafeServer(t, &app, "/stream", "-upstream", up.url())
+}
+
+// TestFlags: a bad command line exits 2 with a message.
 func TestFlags(t *testing.T) {
 	t.Parallel()
-	cfg, err := parseFlags([]string{"-upstream", "http://cam/stream"}, io.Discard)
-	if want := (config{Addr: ":8080", Upstream: "http://cam/stream", Timeout: defaultTimeout}); err != nil || cfg != want {
-		t.Errorf("got %+v, %v; want %+v", cfg, err, want)
-	}
+	const cam = "http://cam/stream"
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{nil, "-upstream URL is required"},
-		{[]string{"-upstream", "cam:8080/stream"}, "want an http:// or https:// URL"},
-		{[]string{"-upstream", "ftp://cam/stream"}, "want an http:// or https:// URL"},
-		{[]string{"-upstream", "http://cam/stream", "-timeout", "0s"}, "-timeout"},
-		{[]string{"-upstream", "http://cam/stream", "-user", "u"}, "-user needs -pass"},
-		{[]string{"-upstream", "http://cam/stream", "-allow-origin", "cam"}, "-allow-origin"},
+		{nil, "-upstream"},
+		{[]string{"-upstream", "cam:8080/stream"}, "-upstream"},
+		{[]string{"-upstream", "ftp://cam/stream"}, "-upstream"},
+		{[]string{"-upstream", cam, "-timeout", "0s"}, "-timeout"},
+		{[]string{"-upstream", cam, "-types", "image/png,image/svg+xml"}, "image/svg+xml"},
+		{[]string{"-upstream", cam, "-types", "text/html"}, "text/html"},
+		{[]string{"-upstream", cam, "-user", "u"}, "-user"},
+		{[]string{"-upstream", cam, "-allow-origin", "cam"}, "-allow-origin"},
 	} {
-		_, err := parseFlags(tc.args, io.Discard)
-		var fe *liveapp.FlagError
-		if !errors.As(err, &fe) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %v, want a *liveapp.FlagError with %q", tc.args, err, tc.want)
+		code, out := mxtest.Run(t, app.Path(t), tc.args...)
+		if code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("%q: exit %d, output %q; want 2 and %q", tc.args, code, out, tc.want)
 		}
 	}
 }

@@ -1,7 +1,8 @@
-// Package loadbench holds the servers of the fan-out comparison (DESIGN.md
-// section 5): the same pre-encoded JPEG frames, with the same part headers
-// (Content-Type: image/jpeg, Content-Length, X-Timestamp with the publish
-// time in Unix seconds and microseconds), served by
+// Package loadbench holds the servers of the fan-out comparison, which
+// measures mx against a plain TCP server. Each serves the same pre-encoded
+// JPEG frames with the same part headers (Content-Type: image/jpeg,
+// Content-Length, X-Timestamp with the publish time in Unix seconds and
+// microseconds):
 //
 //   - "mx": a core.Broadcaster behind core.Handler(b.Subscribe, nil) on
 //     net/http, default options;
@@ -26,7 +27,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mxreplace/mx/internal/testpattern"
+	"github.com/mxreplace/mx/examples/testpattern"
 )
 
 // Server is one of the compared servers. Publish and Serve may be called

@@ -1,9 +1,19 @@
-package testpattern
+package mxtest
 
 import (
 	"image"
 	"slices"
 	"sort"
+
+	"github.com/mxreplace/mx/examples/testpattern"
+)
+
+// The code strip of examples/testpattern, in cells of 1/32 of the width:
+// a black border, white black white, 24 data cells, white black white, and
+// a black border.
+const (
+	codeCells = 32
+	dataCell0 = 4 // the first data cell
 )
 
 // Reader tuning.
@@ -13,9 +23,9 @@ const (
 	minCell   = 2.0 // smallest cell width in pixels that is tried
 )
 
-// ReadCounter finds the code strip of a test pattern frame in img and
-// returns the frame number it carries, modulo 2^24 (n & [CounterMask]). ok is false if no strip whose two lines agree was
-// found. A misread line is rejected, not returned: a random misread passes
+// ReadCounter finds the code strip of a test pattern frame in img. It
+// returns the frame number modulo 2^24 (n & testpattern.CounterMask). ok
+// is false if no strip whose two lines agree was found. A misread line is rejected, not returned: a random misread passes
 // the check with probability about 2^-24.
 //
 // img may be the decoded frame itself or, for example, a browser
@@ -124,7 +134,7 @@ func decodeRow(values []uint32, row []uint8, runs []run) []uint32 {
 // x0 and whose cells are u pixels wide, sampling the middle half of each.
 func readCells(row []uint8, x0, u float64) (uint32, bool) {
 	var v uint32
-	for k := 0; k < CounterBits; k++ {
+	for k := 0; k < testpattern.CounterBits; k++ {
 		c := x0 + (float64(dataCell0+k)-0.5)*u // centre of cell dataCell0+k
 		a, b := int(c-u/4+0.5), int(c+u/4+0.5)
 		if b <= a {
@@ -168,7 +178,7 @@ func pickPair(values []uint32) (uint64, bool) {
 	}
 	best, bestScore, tie := uint32(0), 0, false
 	for _, c := range counts {
-		cw := checkWord(c.v)
+		cw := testpattern.CheckWord(c.v)
 		k, found := slices.BinarySearchFunc(counts, cw, func(a count, v uint32) int {
 			switch {
 			case a.v < v:

@@ -1,6 +1,6 @@
 //go:build race
 
-package testpattern
+package mxtest
 
 // raceEnabled shrinks the pixel-heavy test matrices under the race
 // detector, which slows single-goroutine pixel loops about tenfold without

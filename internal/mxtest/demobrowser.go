@@ -1,4 +1,4 @@
-package demotest
+package mxtest
 
 import (
 	"bytes"
@@ -48,12 +48,12 @@ return {type: d.contentType, ready: d.readyState,
   text: e ? (typeof e.innerText === "string" ? e.innerText : e.textContent || "") : "",
   img: i ? {complete: i.complete, width: i.naturalWidth} : null};`
 
-// CheckFirefox opens the demo app h in headless Firefox (driven through
-// Marionette), logs what the page shows while the stream runs, checks that
-// it showed both text parts, and that after the stream's end (the document
-// complete) it shows the final heading and the image. It skips when Firefox
-// is not installed.
-func CheckFirefox(t *testing.T, name string, h http.Handler) {
+// CheckDemoFirefox opens the demo app h in headless Firefox, driven
+// through Marionette. It logs what the page shows while the stream runs.
+// Firefox must show both text parts. After the stream's end, with the
+// document complete, it must show the final heading and the image. It
+// skips when Firefox is not installed.
+func CheckDemoFirefox(t *testing.T, name string, h http.Handler) {
 	browser.Firefox(t)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -118,14 +118,13 @@ func CheckFirefox(t *testing.T, name string, h http.Handler) {
 	saveArtifact(t, "firefox-"+name+"-final.png", shot)
 }
 
-// CheckChromium takes screenshots of the demo app h in headless Chromium,
-// while the text parts stream, while the image part is the latest, and
-// after the end, and checks only
-// that they are valid PNG images: Chromium renders
-// multipart/x-mixed-replace for images only, so what it shows for the
-// demo's text and HTML parts is reported (see ArtifactsEnv), not asserted.
-// It skips when Chromium is not installed.
-func CheckChromium(t *testing.T, name string, h http.Handler) {
+// CheckDemoChromium takes screenshots of the demo app h in headless
+// Chromium: while the text parts stream, while the image part is the
+// latest, and after the end. It checks only that they are valid PNG
+// images. Chromium renders multipart/x-mixed-replace for images only, so
+// what it shows for text and HTML parts is saved (see ArtifactsEnv), not
+// asserted. It skips when Chromium is not installed.
+func CheckDemoChromium(t *testing.T, name string, h http.Handler) {
 	browser.Chromium(t)
 	srv := httptest.NewServer(h)
 	defer srv.Close()

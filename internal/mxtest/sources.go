@@ -1,4 +1,4 @@
-package demotest
+package mxtest
 
 import (
 	"bytes"
@@ -14,8 +14,8 @@ import (
 	"github.com/mxreplace/mx/examples/demo"
 )
 
-// Parts returns n small parts of varied types with distinct bodies: text,
-// HTML and the demo's PNG (with its index appended, so bodies differ).
+// Parts returns n small parts of varied types with distinct bodies. They
+// are text, HTML and the demo's PNG with its index appended.
 func Parts(n int) []core.Part {
 	ps := make([]core.Part, n)
 	for i := range ps {
@@ -32,11 +32,10 @@ func Parts(n int) []core.Part {
 }
 
 // Stepper is a source for one request that yields its parts in lock step
-// with the client: it yields part i+1 only once the client has received
-// part i (Check does the receiving). A part that a server or middleware
-// holds back until more data comes (a delimiter sent with the next part, a
-// buffer that is not flushed) therefore never arrives, and Check fails, with
-// no timing involved.
+// with the client. It yields part i+1 only once Check has received part
+// i. A server or middleware may hold a part back until more data comes: a
+// delimiter sent with the next part, or a buffer not flushed. Then the
+// part never arrives, and Check fails, with no timing involved.
 type Stepper struct {
 	parts []core.Part
 	next  chan struct{}
@@ -66,10 +65,10 @@ func (s *Stepper) Source(ctx context.Context) iter.Seq[core.Part] {
 	}
 }
 
-// Check reads s's parts from st one at a time, checks each, and lets the
-// source produce the next one only after that. It fails if a part does not
-// arrive (complete, with its delimiter) while the source waits, or if the
-// stream does not then end cleanly.
+// Check reads s's parts from st one at a time and checks each. Only then
+// it lets the source produce the next one. It fails if a part does not
+// arrive complete, with its delimiter, while the source waits. It fails
+// if the stream does not then end cleanly.
 func (s *Stepper) Check(t testing.TB, st *Stream) {
 	t.Helper()
 	const wait = 10 * time.Second
@@ -97,8 +96,8 @@ func (s *Stepper) Check(t testing.TB, st *Stream) {
 	}
 }
 
-// CheckPart checks that got, as read back, is want: same Content-Type, a
-// Content-Length matching the body, and the same body.
+// CheckPart checks that got, as read back, is want. Content-Type and body
+// must be equal, and Content-Length must match the body.
 func CheckPart(t testing.TB, i int, got, want core.Part) {
 	t.Helper()
 	if g, w := got.ContentType(), want.ContentType(); g != w {
@@ -112,9 +111,9 @@ func CheckPart(t testing.TB, i int, got, want core.Part) {
 	}
 }
 
-// Blocker is a source that yields one part and then blocks until its
-// context is done (or a minute passes), reporting when it returned. It
-// shows whether a client that leaves stops the producer between parts.
+// Blocker is a source that yields one part, then blocks until its context
+// is done or a minute passes. It reports when it returned. So it shows
+// whether a client that leaves stops the producer between parts.
 type Blocker struct {
 	returned chan time.Time
 }
@@ -136,14 +135,14 @@ func (b *Blocker) Source(ctx context.Context) iter.Seq[core.Part] {
 	}
 }
 
-// CheckDisconnect requests url (served by b.Source) with c, reads the first
-// part, cancels the request and checks that the producer returned within a
+// CheckDisconnect requests url, served by b.Source, with c. It reads the
+// first part and cancels the request. The producer must return within a
 // second.
 func (b *Blocker) CheckDisconnect(t testing.TB, c *http.Client, url string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	resp := Do(t, c, ctx, http.MethodGet, url, nil)
+	resp := Do(t, c, ctx, http.MethodGet, url)
 	st := Open(t, resp, resp.Body)
 	if a, ok := st.Next(t, 10*time.Second); !ok || string(a.Part.Body) != "first" {
 		t.Fatalf("first part: %q (ok %v), want \"first\"", a.Part.Body, ok)
@@ -163,8 +162,8 @@ func (b *Blocker) CheckDisconnect(t testing.TB, c *http.Client, url string) {
 }
 
 // Timed wraps a source and records when each part was handed to the
-// server, so that a test can tell whether a part arrived before the next
-// one was even produced.
+// server. A test can then tell whether a part arrived before the next one
+// was even produced.
 type Timed struct {
 	mu     sync.Mutex
 	yields []time.Time
@@ -193,12 +192,12 @@ func (r *Timed) Yields() []time.Time {
 	return append([]time.Time(nil), r.yields...)
 }
 
-// PanicAfterFirst is a source that yields one part and then panics, so
-// that the stream is cut after its first byte.
+// PanicAfterFirst is a source that yields one part and then panics. So
+// the stream is cut after its first byte.
 func PanicAfterFirst(ctx context.Context) iter.Seq[core.Part] {
 	return func(yield func(core.Part) bool) {
 		if yield(core.Text("first")) {
-			panic("demotest: source panics on purpose")
+			panic("mxtest: source panics on purpose")
 		}
 	}
 }

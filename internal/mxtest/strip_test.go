@@ -1,4 +1,4 @@
-package testpattern
+package mxtest
 
 import (
 	"bytes"
@@ -7,16 +7,16 @@ import (
 	"image/color"
 	"image/draw"
 	"image/jpeg"
-	"image/png"
 	"math/rand/v2"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/mxreplace/mx/examples/testpattern"
 )
 
 var testTime = time.Date(2025, 6, 1, 12, 34, 56, 789e6, time.UTC)
 
-var testCounters = []uint64{0, 1, 9, 10, 123, 65535, 1<<20 + 7, CounterMask, 1<<24 + 5, 0xabcdef, 9876543210}
+var testCounters = []uint64{0, 1, 9, 10, 123, 65535, 1<<20 + 7, testpattern.CounterMask, 1<<24 + 5, 0xabcdef, 9876543210}
 
 // toRGBA converts any image to an *image.RGBA with origin (0, 0).
 func toRGBA(m image.Image) *image.RGBA {
@@ -80,7 +80,7 @@ func onCanvas(m image.Image, w, h, x, y int, bg color.Color) *image.RGBA {
 	return c
 }
 
-func encodeDecode(t testing.TB, e *Encoder, n uint64) image.Image {
+func encodeDecode(t testing.TB, e *testpattern.Encoder, n uint64) image.Image {
 	t.Helper()
 	data, err := e.Encode(n, testTime)
 	if err != nil {
@@ -94,18 +94,18 @@ func encodeDecode(t testing.TB, e *Encoder, n uint64) image.Image {
 }
 
 func TestRoundTrip(t *testing.T) {
-	sizes := []Pattern{{640, 480}, {320, 240}, {1280, 720}}
+	sizes := []testpattern.Pattern{{Width: 640, Height: 480}, {Width: 320, Height: 240}, {Width: 1280, Height: 720}}
 	for _, p := range sizes {
 		for _, q := range []int{30, 50, 90} {
 			t.Run(fmt.Sprintf("%dx%d/q%d", p.Width, p.Height, q), func(t *testing.T) {
 				t.Parallel()
-				e := NewEncoder(p, q)
+				e := testpattern.NewEncoder(p, q)
 				for i, n := range testCounters {
 					if raceEnabled && i%3 != 0 {
 						continue
 					}
 					m := encodeDecode(t, e, n)
-					want := n & CounterMask
+					want := n & testpattern.CounterMask
 					if got, ok := ReadCounter(m); !ok || got != want {
 						t.Errorf("n=%d decoded: ReadCounter = %d, %v; want %d, true", n, got, ok, want)
 					}
@@ -142,8 +142,8 @@ func TestRoundTrip(t *testing.T) {
 // for streams of several sizes, at window sizes 640x480 and larger, and at a
 // device scale factor of 2.
 func TestBrowserPage(t *testing.T) {
-	for _, p := range []Pattern{{640, 480}, {1280, 720}, {320, 240}} {
-		e := NewEncoder(p, 50)
+	for _, p := range []testpattern.Pattern{{Width: 640, Height: 480}, {Width: 1280, Height: 720}, {Width: 320, Height: 240}} {
+		e := testpattern.NewEncoder(p, 50)
 		n := uint64(4242 + p.Width)
 		rgba := toRGBA(encodeDecode(t, e, n))
 		for _, win := range []image.Point{{640, 480}, {800, 600}, {1280, 1024}} {
@@ -163,7 +163,7 @@ func TestBrowserPage(t *testing.T) {
 }
 
 func TestManyCounters(t *testing.T) {
-	e := NewEncoder(Pattern{320, 240}, 50)
+	e := testpattern.NewEncoder(testpattern.Pattern{Width: 320, Height: 240}, 50)
 	r := rand.New(rand.NewPCG(1, 2))
 	count := 200
 	if raceEnabled {
@@ -175,18 +175,18 @@ func TestManyCounters(t *testing.T) {
 			n = uint64(i)
 		}
 		m := encodeDecode(t, e, n)
-		if got, ok := ReadCounter(m); !ok || got != n&CounterMask {
+		if got, ok := ReadCounter(m); !ok || got != n&testpattern.CounterMask {
 			t.Errorf("n=%d: ReadCounter = %d, %v", n, got, ok)
 		}
 	}
 }
 
 func TestNoCode(t *testing.T) {
-	p := Pattern{640, 480}
+	p := testpattern.Pattern{Width: 640, Height: 480}
 	img := p.NewImage()
 	p.Render(img, 777, testTime)
 	// Blank the code strip.
-	fillRect(img, 0, p.Height-stripHeight(p.Height), p.Width, p.Height, colWhite)
+	draw.Draw(img, image.Rect(0, p.Height-stripHeight(p.Height), p.Width, p.Height), image.White, image.Point{}, draw.Src)
 	noise := image.NewRGBA(image.Rect(0, 0, 640, 480))
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range noise.Pix {
@@ -197,7 +197,7 @@ func TestNoCode(t *testing.T) {
 	for y := 0; y < 480; y += 10 {
 		for x := 0; x < 640; x += 20 {
 			if r.IntN(2) == 0 {
-				fillRect(blocks, x, y, x+20, y+10, colWhite)
+				draw.Draw(blocks, image.Rect(x, y, x+20, y+10), image.White, image.Point{}, draw.Src)
 			}
 		}
 	}
@@ -216,13 +216,22 @@ func TestNoCode(t *testing.T) {
 }
 
 // TestCorrupt checks that a damaged code is rejected, not misread.
+// The layout of the code strip in examples/testpattern: its height, and
+// the rows of its two lines in per mille of that height.
+func stripHeight(h int) int { return (h + 4) / 8 }
+
+const (
+	lineA0, lineA1 = 100, 460
+	lineB0, lineB1 = 540, 900
+)
+
 func TestCorrupt(t *testing.T) {
-	p := Pattern{640, 480}
+	p := testpattern.Pattern{Width: 640, Height: 480}
 	img := p.NewImage()
 	ys := p.Height - stripHeight(p.Height)
 	hs := stripHeight(p.Height)
 	for _, line := range []int{0, 1} {
-		for k := 0; k < CounterBits; k++ {
+		for k := 0; k < testpattern.CounterBits; k++ {
 			p.Render(img, 123456, time.Time{})
 			y0 := ys + hs*lineA0/1000
 			y1 := ys + hs*lineA1/1000
@@ -249,7 +258,7 @@ func TestCorrupt(t *testing.T) {
 // TestTwoFrames checks that two different frames in one image give false
 // rather than an arbitrary one of them, and one frame twice gives its number.
 func TestTwoFrames(t *testing.T) {
-	p := Pattern{320, 240}
+	p := testpattern.Pattern{Width: 320, Height: 240}
 	a, b := p.NewImage(), p.NewImage()
 	p.Render(a, 1, testTime)
 	p.Render(b, 2, testTime)
@@ -264,62 +273,8 @@ func TestTwoFrames(t *testing.T) {
 	}
 }
 
-func TestCheckWordBijective(t *testing.T) {
-	seen := make([]bool, 1<<CounterBits)
-	for v := uint32(0); v <= CounterMask; v++ {
-		c := checkWord(v)
-		if c > CounterMask || seen[c] {
-			t.Fatalf("checkWord(%d) = %d: out of range or repeated", v, c)
-		}
-		seen[c] = true
-	}
-}
-
-func TestRenderNoAlloc(t *testing.T) {
-	p := Pattern{640, 480}
-	img := p.NewImage()
-	n := uint64(0)
-	allocs := testing.AllocsPerRun(20, func() {
-		p.Render(img, n, testTime)
-		n++
-	})
-	if allocs != 0 {
-		t.Errorf("Render allocates %v times per frame", allocs)
-	}
-}
-
-func TestEncoderAllocs(t *testing.T) {
-	e := NewEncoder(Pattern{640, 480}, 80)
-	e.Encode(0, testTime)
-	allocs := testing.AllocsPerRun(10, func() {
-		if _, err := e.Encode(1, testTime); err != nil {
-			t.Fatal(err)
-		}
-	})
-	// image/jpeg itself allocates 5 small objects per call (Go 1.26).
-	if allocs > 8 {
-		t.Errorf("Encode allocates %v times per frame, want <= 8", allocs)
-	}
-}
-
-func TestRenderPanics(t *testing.T) {
-	for name, f := range map[string]func(){
-		"too small": func() { Pattern{100, 50}.Render(image.NewRGBA(image.Rect(0, 0, 100, 50)), 0, time.Time{}) },
-		"mismatch":  func() { Pattern{640, 480}.Render(image.NewRGBA(image.Rect(0, 0, 320, 240)), 0, time.Time{}) },
-	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("%s: no panic", name)
-				}
-			}()
-			f()
-		}()
-	}
-}
-
 func TestRenderOffsetOrigin(t *testing.T) {
-	p := Pattern{320, 240}
+	p := testpattern.Pattern{Width: 320, Height: 240}
 	img := image.NewRGBA(image.Rect(100, 50, 420, 290))
 	p.Render(img, 31337, testTime)
 	if got, ok := ReadCounter(img); !ok || got != 31337 {
@@ -327,66 +282,8 @@ func TestRenderOffsetOrigin(t *testing.T) {
 	}
 }
 
-func TestJPEG(t *testing.T) {
-	data, err := Pattern{640, 480}.JPEG(99, testTime, 80)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := jpeg.Decode(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, ok := ReadCounter(m); !ok || got != 99 {
-		t.Errorf("ReadCounter = %d, %v; want 99, true", got, ok)
-	}
-	t.Logf("640x480 quality 80: %d bytes", len(data))
-	if _, err := (Pattern{10, 10}).JPEG(0, testTime, 80); err == nil {
-		t.Error("JPEG of 10x10 pattern: no error")
-	}
-	if os.Getenv("TESTPATTERN_PNG") != "" {
-		img := Pattern{640, 480}
-		m := img.NewImage()
-		img.Render(m, 1234567, testTime)
-		f, err := os.Create(os.Getenv("TESTPATTERN_PNG"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if err := png.Encode(f, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkJPEG640x480(b *testing.B) {
-	e := NewEncoder(Pattern{640, 480}, 80)
-	b.ReportAllocs()
-	size := 0
-	n := uint64(0)
-	for b.Loop() {
-		data, err := e.Encode(n, testTime)
-		if err != nil {
-			b.Fatal(err)
-		}
-		size = len(data)
-		n++
-	}
-	b.ReportMetric(float64(size), "jpeg-bytes")
-}
-
-func BenchmarkRender640x480(b *testing.B) {
-	p := Pattern{640, 480}
-	img := p.NewImage()
-	b.ReportAllocs()
-	n := uint64(0)
-	for b.Loop() {
-		p.Render(img, n, testTime)
-		n++
-	}
-}
-
 func BenchmarkReadCounter(b *testing.B) {
-	e := NewEncoder(Pattern{640, 480}, 80)
+	e := testpattern.NewEncoder(testpattern.Pattern{Width: 640, Height: 480}, 80)
 	data, _ := e.Encode(12345, testTime)
 	m, _ := jpeg.Decode(bytes.NewReader(data))
 	page := onCanvas(toRGBA(m), 1280, 1024, 0, 0, color.White)

@@ -1,5 +1,6 @@
 // Package testpattern draws a moving test card for live camera (MJPEG)
-// demos and reads back the frame counter it carries.
+// demos. The frame number shows in big digits, so a screenshot tells
+// which frame a viewer shows.
 //
 // Every frame shows, from top to bottom: reference colour bars, a sweep
 // track with a bar that moves one step per frame, the frame number in big
@@ -12,10 +13,9 @@
 //
 //	black border | white black white | 24 data cells, MSB first | white black white | black border
 //
-// The upper line holds the counter, the lower line a 24-bit bijective hash
-// of it, so a misread gives "not found" rather than a wrong number.
-// [ReadCounter] finds the strip in a decoded frame or in a screenshot that
-// shows the frame somewhere, possibly scaled, like a 1D barcode scanner.
+// The upper line holds the counter, the lower line [CheckWord] of it. A
+// reader that checks both lines rejects a misread instead of returning a
+// wrong number.
 package testpattern
 
 import (
@@ -29,7 +29,7 @@ import (
 )
 
 // CounterBits is the number of low-order bits of the frame number that the
-// code strip carries: [ReadCounter] returns n & CounterMask.
+// code strip carries.
 const CounterBits = 24
 
 // CounterMask masks a frame number down to the part carried by the code
@@ -37,8 +37,8 @@ const CounterBits = 24
 const CounterMask = 1<<CounterBits - 1
 
 // MinWidth and MinHeight are the smallest frame size [Pattern.Render]
-// accepts. [ReadCounter] needs code cells (1/32 of the width) of at least
-// 2 pixels, so a frame this small stays readable down to half size.
+// accepts. Code cells (1/32 of the width) are then at least 4 pixels
+// wide, so a frame this small stays readable at half size.
 const (
 	MinWidth  = 128
 	MinHeight = 96
@@ -195,7 +195,7 @@ func (p Pattern) Render(dst *image.RGBA, n uint64, t time.Time) {
 	hs := H - yStrip
 	a := uint32(n) & CounterMask
 	drawCodeLine(dst, W, yStrip+hs*lineA0/1000, yStrip+hs*lineA1/1000, a)
-	drawCodeLine(dst, W, yStrip+hs*lineB0/1000, yStrip+hs*lineB1/1000, checkWord(a))
+	drawCodeLine(dst, W, yStrip+hs*lineB0/1000, yStrip+hs*lineB1/1000, CheckWord(a))
 }
 
 // Code line geometry, in cells of 1/codeCells of the width.
@@ -223,10 +223,10 @@ func drawCodeLine(dst *image.RGBA, w, y0, y1 int, v uint32) {
 	cell(dataCell0 + CounterBits + 2) // 30
 }
 
-// checkWord is the content of the second code line: a bijective 24-bit mix
-// of the counter, so that no two counters share a check word and a
-// corrupted read of either line almost never pairs up.
-func checkWord(v uint32) uint32 {
+// CheckWord is the content of the second code line for counter v. It is a
+// bijective 24-bit mix: no two counters share a check word. So a corrupted
+// read of either line almost never pairs up.
+func CheckWord(v uint32) uint32 {
 	v = (v ^ 0x5a3c96) & CounterMask
 	v = (v * 0x9e3779) & CounterMask // odd multipliers are bijective mod 2^24
 	v ^= v >> 13

@@ -1,4 +1,4 @@
-package livetest
+package mxtest
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/mxreplace/mx/core"
-	"github.com/mxreplace/mx/internal/liveapp"
 )
 
 // The credentials and origins the access checks use.
@@ -20,28 +19,28 @@ const (
 	Other  = "https://evil.example"
 )
 
-// NewServer starts an app with the given access settings, serving frames
-// at once, and returns its base URL ("http://127.0.0.1:port"); the app is
-// stopped at the test's cleanup.
-type NewServer func(t *testing.T, a liveapp.Access) string
+// StartApp starts a live app with extra flags (-user, -pass,
+// -allow-origin). The app serves frames at once. StartApp returns its base
+// URL, such as "http://127.0.0.1:41234". The app stops when the test ends.
+type StartApp func(t *testing.T, args ...string) string
 
-// CheckAccess runs the auth and CORS checks every live app must pass,
-// each as a parallel subtest.
-func CheckAccess(t *testing.T, newServer NewServer) {
+// CheckAccess runs the auth and CORS checks every live app must pass.
+// With -user and -pass, every route needs HTTP Basic auth. With
+// -allow-origin, CORS answers that origin, preflights before auth. The
+// subtests are parallel.
+func CheckAccess(t *testing.T, start StartApp) {
 	t.Run("auth", func(t *testing.T) {
 		t.Parallel()
-		checkAuth(t, newServer(t, liveapp.Access{User: User, Pass: Pass}))
+		checkAuth(t, start(t, "-user", User, "-pass", Pass))
 	})
 	t.Run("cors", func(t *testing.T) {
 		t.Parallel()
-		checkCORS(t, newServer(t, liveapp.Access{User: User, Pass: Pass, AllowOrigin: Origin}))
+		checkCORS(t, start(t, "-user", User, "-pass", Pass, "-allow-origin", Origin))
 	})
 	t.Run("cors-any", func(t *testing.T) {
 		t.Parallel()
-		base := newServer(t, liveapp.Access{AllowOrigin: "*"})
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		resp := Get(t, ctx, Client(t), base+liveapp.SnapshotPath, "Origin", Other)
+		base := start(t, "-allow-origin", "*")
+		resp := Get(t, Client(t), base+"/snapshot", "Origin", Other)
 		ReadAll(t, resp)
 		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" {
 			t.Errorf("Access-Control-Allow-Origin %q, want *", got)
@@ -53,7 +52,7 @@ func checkAuth(t *testing.T, base string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c := Client(t)
-	for _, path := range []string{liveapp.PagePath, liveapp.StreamPath, liveapp.SnapshotPath} {
+	for _, path := range []string{"/", "/stream", "/snapshot"} {
 		for _, tc := range []struct {
 			name       string
 			user, pass string
@@ -88,7 +87,7 @@ func checkAuth(t *testing.T, base string) {
 		}
 	}
 
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+liveapp.StreamPath, nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/stream", nil)
 	req.SetBasicAuth(User, Pass)
 	resp, err := c.Do(req)
 	if err != nil {
@@ -96,11 +95,11 @@ func checkAuth(t *testing.T, base string) {
 	}
 	defer resp.Body.Close()
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, core.MediaType+"; boundary=") {
-		t.Fatalf("GET %s with credentials: %s, Content-Type %q", liveapp.StreamPath, resp.Status, ct)
+		t.Fatalf("GET %s with credentials: %s, Content-Type %q", "/stream", resp.Status, ct)
 	}
 	Frames(t, resp, 2, false)
 
-	for _, path := range []string{liveapp.PagePath, liveapp.SnapshotPath} {
+	for _, path := range []string{"/", "/snapshot"} {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 		req.SetBasicAuth(User, Pass)
 		resp, err := c.Do(req)
@@ -138,7 +137,7 @@ func checkCORS(t *testing.T, base string) {
 	}
 
 	// A preflight carries no credentials; it is answered before auth.
-	resp := do(http.MethodOptions, liveapp.StreamPath, Origin, false,
+	resp := do(http.MethodOptions, "/stream", Origin, false,
 		"Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "authorization")
 	ReadAll(t, resp)
 	if resp.StatusCode/100 != 2 {
@@ -154,7 +153,7 @@ func checkCORS(t *testing.T, base string) {
 		t.Errorf("preflight: Access-Control-Allow-Headers %q, want Authorization in it", got)
 	}
 
-	resp = do(http.MethodGet, liveapp.SnapshotPath, Origin, true)
+	resp = do(http.MethodGet, "/snapshot", Origin, true)
 	ReadAll(t, resp)
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("snapshot: %s", resp.Status)
@@ -169,7 +168,7 @@ func checkCORS(t *testing.T, base string) {
 		t.Errorf("snapshot: Access-Control-Expose-Headers %q, want %s in it", got, core.TimestampHeader)
 	}
 
-	resp = do(http.MethodGet, liveapp.StreamPath, Origin, true)
+	resp = do(http.MethodGet, "/stream", Origin, true)
 	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != Origin {
 		t.Errorf("stream: Access-Control-Allow-Origin %q, want %q", got, Origin)
 	}
@@ -177,7 +176,7 @@ func checkCORS(t *testing.T, base string) {
 
 	// Another origin gets no CORS headers (echo serves it without them,
 	// gin-contrib/cors answers 403): a browser will not hand it to a script.
-	resp = do(http.MethodGet, liveapp.SnapshotPath, Other, true)
+	resp = do(http.MethodGet, "/snapshot", Other, true)
 	ReadAll(t, resp)
 	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("snapshot from %s: Access-Control-Allow-Origin %q, want none", Other, got)

@@ -1,36 +1,25 @@
-// Package livetest holds the test helpers of the live example apps
-// (examples/mjpeg and examples/relay): reading a stream into frames,
-// checking X-Timestamp, the access checks (auth and CORS) both apps must
-// pass, and running real clients (ffmpeg, curl, the built app) as
-// processes.
-package livetest
+package mxtest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"image"
 	"image/jpeg"
+	"image/png"
 	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/mxreplace/mx/core"
-	"github.com/mxreplace/mx/internal/testpattern"
+	"github.com/mxreplace/mx/examples/testpattern"
 )
-
-// Client returns an HTTP client without keep-alive, so that no idle
-// connection outlives a test (the packages check for leaked goroutines).
-func Client(t testing.TB) *http.Client {
-	tr := &http.Transport{DisableKeepAlives: true}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr}
-}
 
 // Frame is one part of a stream as a viewer got it.
 type Frame struct {
@@ -40,29 +29,11 @@ type Frame struct {
 	Received time.Time
 }
 
-// Get sends a GET for url with the given header fields ("Name", "value",
-// ...) and returns the response; the body is closed at cleanup.
-func Get(t testing.TB, ctx context.Context, c *http.Client, url string, kv ...string) *http.Response {
-	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		req.Header.Set(kv[i], kv[i+1])
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return resp
-}
-
-// Frames reads n parts of the stream in resp and checks each one: an
-// image/jpeg with a Content-Length equal to its body's length, a valid
-// X-Timestamp that is not in the future, and a body that decodes. The
-// counter is read when the frames carry the test pattern (pattern true).
+// Frames reads n parts of the stream in resp and checks each one. A part
+// is an image/jpeg whose Content-Length is its body's length. Its
+// X-Timestamp is valid and not in the future, and its body decodes. With
+// pattern true, the frames carry the test pattern, and Frames reads their
+// counters.
 func Frames(t testing.TB, resp *http.Response, n int, pattern bool) []Frame {
 	t.Helper()
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK {
@@ -87,7 +58,7 @@ func Frames(t testing.TB, resp *http.Response, n int, pattern bool) []Frame {
 		}
 		img := DecodeJPEG(t, p.Body)
 		if pattern {
-			c, ok := testpattern.ReadCounter(img)
+			c, ok := ReadCounter(img)
 			if !ok {
 				t.Fatalf("part %d: no frame counter found", len(frames))
 			}
@@ -102,8 +73,8 @@ func Frames(t testing.TB, resp *http.Response, n int, pattern bool) []Frame {
 	return nil
 }
 
-// CheckIncreasing checks that frame counters and timestamps never go back,
-// and that the counter moved forward.
+// CheckIncreasing checks that frame counters and timestamps never go back.
+// The counter must move forward.
 func CheckIncreasing(t testing.TB, frames []Frame) {
 	t.Helper()
 	for i := 1; i < len(frames); i++ {
@@ -130,8 +101,8 @@ func ParseTimestamp(s string) (time.Time, error) {
 	return time.Unix(sec, usec*1000), nil
 }
 
-// Timestamp parses an X-Timestamp value (see ParseTimestamp). It fails the
-// test for a malformed one or one more than a minute away from now.
+// Timestamp parses an X-Timestamp value with ParseTimestamp. It fails the
+// test for a malformed one, or one more than a minute away from now.
 func Timestamp(t testing.TB, s string) time.Time {
 	t.Helper()
 	ts, err := ParseTimestamp(s)
@@ -154,31 +125,6 @@ func DecodeJPEG(t testing.TB, b []byte) image.Image {
 	return img
 }
 
-// ReadAll reads the body of a response that must end (not a stream) or
-// fails the test.
-func ReadAll(t testing.TB, resp *http.Response) []byte {
-	t.Helper()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading the body: %v", err)
-	}
-	return b
-}
-
-// Eventually calls cond until it returns true or timeout passes, then fails
-// the test with what. It waits for something that must happen, it asserts
-// nothing about how fast.
-func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Pattern returns frame n of a w x h test pattern as a JPEG.
 func Pattern(t testing.TB, w, h int, n uint64) []byte {
 	t.Helper()
@@ -194,27 +140,38 @@ func (f Frame) String() string {
 	return fmt.Sprintf("frame %d (%d bytes, stamped %s)", f.Counter, len(f.Part.Body), f.Part.Header.Get(core.TimestampHeader))
 }
 
-// Serve runs a live app's handler on a loopback test server and returns
-// its base URL. At cleanup the Broadcaster shuts down (ending every stream
-// cleanly), then the server closes and stop ends the app's producer.
-func Serve(t testing.TB, h http.Handler, cam *core.Broadcaster, stop func()) string {
+// FFmpeg has ffmpeg read n frames of the MJPEG stream at url, with -f
+// mpjpeg. It returns them decoded; ffmpeg writes them as PNG. ffmpeg must
+// exit 0.
+func FFmpeg(t testing.TB, url string, n int) []image.Image {
 	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := cam.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
+	bin := Tool(t, "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-hide_banner", "-loglevel", "error", "-nostdin",
+		"-f", "mpjpeg", "-i", url, "-frames:v", strconv.Itoa(n), "-f", "image2pipe", "-vcodec", "png", "-")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, stderr.Bytes())
+	}
+	if stderr.Len() > 0 {
+		t.Logf("ffmpeg stderr: %s", stderr.Bytes())
+	}
+	var imgs []image.Image
+	r := bufio.NewReader(&stdout)
+	for {
+		if _, err := r.Peek(1); err == io.EOF {
+			break
 		}
-		srv.Close()
-		stop()
-	})
-	return srv.URL
-}
-
-// Context returns a context that ends with the test or after 30 s.
-func Context(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+		img, err := png.Decode(r)
+		if err != nil {
+			t.Fatalf("ffmpeg output, image %d: %v", len(imgs), err)
+		}
+		imgs = append(imgs, img)
+	}
+	if len(imgs) < n {
+		t.Fatalf("ffmpeg decoded %d frames, want %d", len(imgs), n)
+	}
+	return imgs
 }

@@ -1,6 +1,6 @@
 //go:build !race
 
-package testpattern
+package mxtest
 
 // raceEnabled: see race_test.go.
 const raceEnabled = false
