@@ -38,6 +38,12 @@
 //     shutdown that ends every stream cleanly.
 //   - [Broadcaster]: one producer, many viewers, the latest part wins.
 //   - [Read] and [ReadResponse]: the client side, a stream back into parts.
+//   - Negotiation in Serve: a Chromium or WebKit browser's top-level visit
+//     gets a small viewer page that shows each part on time ([PagePolicy]);
+//     a client whose Accept names multipart/mixed gets the same parts as
+//     [MixedType] (fetch readers, htmx's hx-multipart).
+//   - [LiveViewScript] and [LiveViewHandler]: <mx-stream>, a live view that
+//     reconnects and lets its connection go when removed or hidden.
 //
 // A [Source] produces the parts of one response. It is called once per
 // request with the request's context and must stop when that context is

@@ -50,6 +50,14 @@ type Options struct {
 	// libavformat clients (ffmpeg, User-Agent "Lavf/") always get chunked
 	// coding, since they report an unframed end as an error.
 	Chunked bool
+	// Page decides what a browser's top-level visit gets: by default
+	// (PageAuto) Chromium and WebKit get a small viewer page that shows
+	// each part on time; everyone else gets the stream. A client whose
+	// Accept names multipart/mixed gets the stream as multipart/mixed
+	// whatever Page says. The query parameter ModeParam overrides it per
+	// request (see ParamPage). A route of images only (MJPEG) may set
+	// PageOff: Chromium and WebKit show it natively as an image.
+	Page PagePolicy
 	// Logger receives what Serve cannot answer with a status: a source
 	// that panicked, a part that was skipped. Default: slog.Default().
 	Logger *slog.Logger
@@ -152,6 +160,10 @@ func Serve(w http.ResponseWriter, r *http.Request, src Source, opts *Options) (e
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		return fail(w, http.StatusMethodNotAllowed, fmt.Errorf("core: method %s", r.Method))
+	}
+	w, done := negotiate(w, r, &o)
+	if done {
+		return nil
 	}
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = DefaultWriteTimeout
