@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"net/http"
-	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,76 +28,31 @@ type Config struct {
 	// Grace is how long viewers keep reading after the window to receive
 	// the frames published in it. Default 1 s.
 	Grace time.Duration
-	// Parser is ParserFast (default) or ParserCore.
+	// Client is the client profile: ClientRaw (default), ClientNetHTTP or
+	// ClientSmall.
+	Client string
+	// Parser is ParserFast or ParserCore. Default: the client profile's.
 	Parser string
 	// BufSize is the read buffer of each viewer (ParserFast). Default 64 KiB.
 	BufSize int
+	// ReadSize caps the bytes asked of the body by one read. Default: the
+	// client profile's (BufSize, 4 KiB or 2 KiB).
+	ReadSize int
+	// H2 makes the viewers speak HTTP/2 (over TLS: the URL must be https),
+	// H2Streams of them on each connection as a browser's page would.
+	// Default H2Streams: DefaultH2Streams. A Go server allows 250 streams
+	// per connection; beyond a server's limit the transport opens more
+	// connections.
+	H2        bool
+	H2Streams int
 	// Progress, if set, gets a status line every second; with ProgressTTY
 	// the line is rewritten in place ("\r").
 	Progress    io.Writer
 	ProgressTTY bool
-	// Transport overrides the HTTP transport (tests). Default: HTTP/1.1
-	// only, no keep-alive, no compression, 10 s dial and header timeouts.
+	// Transport overrides the HTTP transport (tests): all viewers share it.
+	// Default: the client profile's (see newTransport), with 10 s dial and
+	// header timeouts; over HTTP/2 one per H2Streams viewers.
 	Transport http.RoundTripper
-}
-
-// Stats3 is a minimum, median and maximum over viewers.
-type Stats3 struct {
-	Min    float64 `json:"min"`
-	Median float64 `json:"median"`
-	Max    float64 `json:"max"`
-}
-
-// Result is what a run measured. Per-viewer figures cover all requested
-// viewers, including those that never connected (they count as 0).
-type Result struct {
-	URL     string `json:"url"`
-	Viewers int    `json:"viewers"`
-	// Connected is the number of viewers that got a stream at least once;
-	// ConnectedAtStart and ConnectedAtEnd those streaming when the window
-	// began and ended.
-	Connected        int `json:"connected"`
-	ConnectedAtStart int `json:"connected_at_start"`
-	ConnectedAtEnd   int `json:"connected_at_end"`
-	// The measured window, by publish time (X-Timestamp) on this host's
-	// clock, as Unix nanoseconds and seconds.
-	WindowStart int64   `json:"window_start_unix_nano"`
-	WindowEnd   int64   `json:"window_end_unix_nano"`
-	WindowSec   float64 `json:"window_sec"`
-	// Timestamps reports whether the parts carried X-Timestamp. Without
-	// it there is no share and no latency, and frames are counted by
-	// receipt time.
-	Timestamps bool `json:"timestamps"`
-	// Frames is the number of distinct frames published in the window that
-	// at least one viewer received; PublishFPS is Frames per second.
-	Frames     int     `json:"frames"`
-	PublishFPS float64 `json:"publish_fps"`
-	// Delivered is the sum over viewers of distinct frames received.
-	Delivered int64 `json:"delivered"`
-	// FPS is distinct frames per second per viewer; Share is each viewer's
-	// distinct frames / Frames.
-	FPS   Stats3 `json:"fps"`
-	Share Stats3 `json:"share"`
-	// Latency, publish (X-Timestamp) to receipt of the part's delimiter,
-	// in milliseconds, over every delivered frame. NegativeLatency counts
-	// frames received before their timestamp (clocks differ).
-	LatencyP50      float64 `json:"latency_p50_ms"`
-	LatencyP99      float64 `json:"latency_p99_ms"`
-	LatencyMax      float64 `json:"latency_max_ms"`
-	LatencySamples  uint64  `json:"latency_samples"`
-	NegativeLatency uint64  `json:"negative_latency"`
-	// Bytes is the response body bytes read during the window (by receipt
-	// time), BytesPerSec per second over all viewers.
-	Bytes       int64   `json:"bytes"`
-	BytesPerSec float64 `json:"bytes_per_sec"`
-	// Parts counts every part received in the window, repeats included.
-	Parts int64 `json:"parts"`
-	// Errors counts failed requests (connect, status, content type);
-	// Disconnects streams that were cut or ended before the run did.
-	Errors      int            `json:"errors"`
-	Disconnects int            `json:"disconnects"`
-	ErrorCounts map[string]int `json:"error_counts,omitempty"`
-	Parser      string         `json:"parser"`
 }
 
 // Run opens cfg.Viewers viewers of cfg.URL and measures them. It returns an
@@ -124,12 +76,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.BufSize = 64 << 10
 	}
 	switch cfg.Parser {
-	case "":
-		cfg.Parser = ParserFast
-	case ParserFast, ParserCore:
+	case "", ParserFast, ParserCore:
 	default:
 		return nil, fmt.Errorf("unknown parser %q (want %s or %s)", cfg.Parser, ParserFast, ParserCore)
 	}
+	if cfg.ReadSize < 0 {
+		return nil, errors.New("read size must not be negative")
+	}
+	prof, err := resolveProfile(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Client, cfg.Parser = prof.name, prof.parser
 	req, err := http.NewRequest(http.MethodGet, cfg.URL, nil)
 	if err != nil {
 		return nil, err
@@ -137,11 +95,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		return nil, fmt.Errorf("URL %q: want http or https", cfg.URL)
 	}
-	tr := cfg.Transport
-	if tr == nil {
-		t := newTransport()
-		defer t.CloseIdleConnections()
-		tr = t
+	if cfg.H2 && req.URL.Scheme != "https" {
+		return nil, fmt.Errorf("URL %q: HTTP/2 needs https", cfg.URL)
+	}
+	if cfg.H2Streams <= 0 {
+		cfg.H2Streams = DefaultH2Streams
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -149,16 +107,29 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
 	l := &load{
 		cfg:    cfg,
-		client: &http.Client{Transport: tr},
+		prof:   prof,
 		cancel: cancel,
 		errs:   map[string]int{},
+		dialer: &dialer{d: net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}},
 	}
 	l.wStart = start.Add(cfg.Ramp + cfg.Warmup)
 	l.wEnd = l.wStart.Add(cfg.Duration)
 	l.wStartUS, l.wEndUS = l.wStart.UnixMicro(), l.wEnd.UnixMicro()
+	l.groups = l.newGroups()
+	defer func() {
+		for _, g := range l.groups {
+			if g.tr != nil {
+				g.tr.CloseIdleConnections()
+			}
+		}
+	}()
 	l.viewers = make([]*viewer, cfg.Viewers)
 	for i := range l.viewers {
-		l.viewers[i] = &viewer{l: l}
+		g := l.groups[0]
+		if len(l.groups) > 1 {
+			g = l.groups[i/cfg.H2Streams]
+		}
+		l.viewers[i] = &viewer{l: l, g: g, first: len(l.groups) == 1 || i%cfg.H2Streams == 0}
 	}
 	ctx, stop := context.WithDeadline(ctx, l.wEnd.Add(cfg.Grace))
 	defer stop()
@@ -209,24 +180,33 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return l.result(), nil
 }
 
-func newTransport() *http.Transport {
-	var protos http.Protocols
-	protos.SetHTTP1(true)
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 10 * time.Second,
-		DisableKeepAlives:     true,
-		DisableCompression:    true,
-		Protocols:             &protos,
+// newGroups returns the viewers' groups: one shared transport, or over
+// HTTP/2 one per H2Streams viewers.
+func (l *load) newGroups() []*group {
+	cfg := l.cfg
+	if cfg.Transport != nil {
+		g := &group{client: &http.Client{Transport: cfg.Transport}, ready: make(chan struct{})}
+		g.connected()
+		return []*group{g}
 	}
+	if !cfg.H2 {
+		g := newGroup(newTransport(l.prof, false, l.dialer))
+		g.connected()
+		return []*group{g}
+	}
+	gs := make([]*group, (cfg.Viewers+cfg.H2Streams-1)/cfg.H2Streams)
+	for i := range gs {
+		gs[i] = newGroup(newTransport(l.prof, true, l.dialer))
+	}
+	return gs
 }
 
 // load is the shared state of a run.
 type load struct {
 	cfg              Config
-	client           *http.Client
+	prof             profile
+	groups           []*group
+	dialer           *dialer
 	cancel           context.CancelCauseFunc
 	viewers          []*viewer
 	wStart, wEnd     time.Time // the window, monotonic
@@ -302,77 +282,4 @@ func (s *frameSet) len() int {
 		s.shards[i].Unlock()
 	}
 	return n
-}
-
-func (l *load) result() *Result {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	win := l.wEnd.Sub(l.wStart).Seconds()
-	r := &Result{
-		URL:              l.cfg.URL,
-		Viewers:          len(l.viewers),
-		Connected:        int(l.everConnected.Load()),
-		ConnectedAtStart: l.connAt[0],
-		ConnectedAtEnd:   l.connAt[1],
-		WindowStart:      l.wStart.UnixNano(),
-		WindowEnd:        l.wEnd.UnixNano(),
-		WindowSec:        win,
-		Timestamps:       !l.noTimestamp.Load(),
-		Errors:           l.nerrs,
-		Disconnects:      l.ndisc,
-		ErrorCounts:      maps.Clone(l.errs),
-		Parser:           l.cfg.Parser,
-	}
-	if len(r.ErrorCounts) == 0 {
-		r.ErrorCounts = nil
-	}
-	everConn := 0
-	fps := make([]float64, len(l.viewers))
-	for i, v := range l.viewers {
-		r.Delivered += v.frames
-		r.Bytes += v.winBytes.Load()
-		r.Parts += v.winParts.Load()
-		fps[i] = float64(v.frames) / win
-		if v.connected {
-			everConn++
-		}
-	}
-	r.Connected = everConn
-	r.BytesPerSec = float64(r.Bytes) / win
-	r.FPS = stats3(fps)
-	if r.Timestamps {
-		r.Frames = l.frames.len()
-		r.PublishFPS = float64(r.Frames) / win
-		share := make([]float64, len(l.viewers))
-		for i, v := range l.viewers {
-			if r.Frames > 0 {
-				share[i] = float64(v.frames) / float64(r.Frames)
-			}
-		}
-		r.Share = stats3(share)
-		p50, n := l.lat.quantile(0.5)
-		p99, _ := l.lat.quantile(0.99)
-		r.LatencyP50 = float64(p50) / 1e6
-		r.LatencyP99 = float64(p99) / 1e6
-		r.LatencyMax = float64(l.lat.max.Load()) / 1e3
-		r.LatencySamples = n
-		r.NegativeLatency = l.negative.Load()
-	} else {
-		r.Frames = int(slices.Max(fps) * win)
-		r.PublishFPS = slices.Max(fps)
-	}
-	return r
-}
-
-func stats3(v []float64) Stats3 {
-	if len(v) == 0 {
-		return Stats3{}
-	}
-	s := slices.Clone(v)
-	sort.Float64s(s)
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return Stats3{Min: s[0], Median: med, Max: s[len(s)-1]}
 }

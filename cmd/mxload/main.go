@@ -5,8 +5,25 @@
 // Usage:
 //
 //	go run ./cmd/mxload -url http://127.0.0.1:8080/stream -n 1000 -d 30s [-ramp 5s] [-warmup 3s] [-json]
+//	go run ./cmd/mxload -url https://127.0.0.1:8443/stream -h2 -h2-streams 100 -n 1000
 //
-// Each viewer is an HTTP/1.1 GET on its own connection. The viewers start
+// Each viewer is an HTTP/1.1 GET on its own connection, read as the -client
+// profile says:
+//
+//   - raw (default): 64 KiB reads (-buf) straight off the connection, the
+//     lightest viewer;
+//   - nethttp: Go's net/http client as most consumers and relays use it, a
+//     transport like http.DefaultTransport shared by all viewers and the
+//     body read through core.ReadResponse (4 KiB reads, each part
+//     allocated);
+//   - small: 2 KiB reads, as a browser's network stack reads a stream.
+//
+// -read caps the size of each read for any profile. With -h2 the viewers
+// speak HTTP/2 over TLS (the URL must be https; the certificate is not
+// verified), -h2-streams of them (default 100) on each connection, as the
+// tiles of a page share one; a viewer that gets HTTP/1.1 counts an error.
+//
+// The viewers start
 // evenly over -ramp, so that the server's accept queue is not flooded, then
 // run through -warmup, then through the measured window of -d. Mxload raises
 // its soft limit on open files to the hard limit; one viewer takes one file.
@@ -39,11 +56,12 @@
 // MB/s, the p99 latency so far and the number of errors. It exits with status
 // 1 if no viewer could connect.
 //
-// Mxload is meant to share a machine with the server it measures: a viewer
-// reads into one fixed buffer, skips bodies by their Content-Length without
-// copying them out, and allocates nothing per part; latencies go into a
-// fixed-size histogram. With -parser core it uses core.ReadResponse instead,
-// which allocates each part's header and body (for comparison).
+// Mxload is meant to share a machine with the server it measures: with the
+// fast parser (raw and small) a viewer reads into one fixed buffer, skips
+// bodies by their Content-Length without copying them out, and allocates
+// nothing per part; latencies go into a fixed-size histogram. With -parser
+// core (the nethttp default) it uses core.ReadResponse instead, which
+// allocates each part's header and body, as its users do.
 package main
 
 import (
@@ -68,6 +86,12 @@ latency (from the X-Timestamp part header), bytes per second and errors.
 Flags:
   -url URL       the stream (default http://127.0.0.1:8080/stream)
   -n N           viewers, each on its own HTTP/1.1 connection (default 100)
+  -client NAME   how viewers read: raw (default: 64 KiB reads), nethttp
+                 (net/http's default transport and core.ReadResponse) or
+                 small (2 KiB reads, as browsers)
+  -read BYTES    largest read of the body (default: the client's)
+  -h2            HTTP/2 over TLS (https URL, certificate not verified)
+  -h2-streams N  viewers per HTTP/2 connection (default 100)
   -d DURATION    the measured window (default 10s)
   -ramp DURATION start the viewers evenly over this time
                  (default 1ms per viewer, at least 1s)
@@ -76,8 +100,8 @@ Flags:
   -grace DURATION
                  time after the window to receive its last frames (default 1s)
   -json          print the result as JSON on stdout
-  -parser NAME   fast (default: no allocation per part) or core
-                 (core.ReadResponse)
+  -parser NAME   fast (no allocation per part) or core (core.ReadResponse);
+                 default: the client's (nethttp: core, others: fast)
   -buf BYTES     read buffer per viewer (default 65536)
   -q             no status line on stderr
 
@@ -112,8 +136,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Ramp, "ramp", -1, "")
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "")
 	fs.DurationVar(&cfg.Grace, "grace", time.Second, "")
-	fs.StringVar(&cfg.Parser, "parser", ParserFast, "")
+	fs.StringVar(&cfg.Client, "client", ClientRaw, "")
+	fs.StringVar(&cfg.Parser, "parser", "", "")
 	fs.IntVar(&cfg.BufSize, "buf", 64<<10, "")
+	fs.IntVar(&cfg.ReadSize, "read", 0, "")
+	fs.BoolVar(&cfg.H2, "h2", false, "")
+	fs.IntVar(&cfg.H2Streams, "h2-streams", DefaultH2Streams, "")
 	asJSON := fs.Bool("json", false, "")
 	quiet := fs.Bool("q", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -131,6 +159,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.BufSize < 4096 {
 		return usageError{errors.New("-buf must be at least 4096")}
+	}
+	if cfg.ReadSize < 0 || cfg.H2Streams < 1 {
+		return usageError{errors.New("-read must not be negative, -h2-streams must be positive")}
 	}
 	if lim, err := raiseFileLimit(); err != nil {
 		fmt.Fprintln(stderr, "mxload: cannot raise the open files limit:", err)
@@ -169,6 +200,12 @@ func printResult(w io.Writer, r *Result, cfg Config) {
 	}
 	fmt.Fprintf(w, "stream:      %.2f fps published (%d frames in the window), %.1f KB per part\n",
 		r.PublishFPS, r.Frames, perFrame/1e3)
+	proto := "HTTP/1.1"
+	if r.H2 {
+		proto = fmt.Sprintf("HTTP/2, %d streams per connection", r.H2Streams)
+	}
+	fmt.Fprintf(w, "client:      %s (%s parser, reads of at most %d bytes), %s, %d connections opened\n",
+		r.Client, r.Parser, r.ReadSize, proto, r.Dials)
 	fmt.Fprintf(w, "viewers:     %d connected (%d at the window's start, %d at its end), %d errors, %d disconnects\n",
 		r.Connected, r.ConnectedAtStart, r.ConnectedAtEnd, r.Errors, r.Disconnects)
 	for msg, n := range r.ErrorCounts {

@@ -28,9 +28,22 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // frames of about size bytes at fps until the test ends.
 func camera(t *testing.T, fps float64, size int) string {
 	t.Helper()
+	return cameraServer(t, fps, size, false)
+}
+
+// cameraServer is camera, over HTTP/2 with TLS and a certificate of
+// httptest's if h2.
+func cameraServer(t *testing.T, fps float64, size int, h2 bool) string {
+	t.Helper()
 	var b core.Broadcaster
 	b.Timestamps = true
-	srv := httptest.NewServer(core.Handler(b.Subscribe, nil))
+	srv := httptest.NewUnstartedServer(core.Handler(b.Subscribe, nil))
+	if h2 {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -192,7 +205,7 @@ func TestCLI(t *testing.T) {
 		}
 	}
 
-	for _, args := range [][]string{{"-n", "x"}, {"extra"}, {"-buf", "10"}} {
+	for _, args := range [][]string{{"-n", "x"}, {"extra"}, {"-buf", "10"}, {"-read", "-1"}, {"-h2-streams", "0"}} {
 		if err := run(args, io.Discard, io.Discard); err == nil {
 			t.Errorf("run(%q) succeeded", args)
 		} else if _, ok := err.(usageError); !ok {
@@ -201,6 +214,17 @@ func TestCLI(t *testing.T) {
 	}
 	if err := run([]string{"-n", "0"}, io.Discard, io.Discard); err == nil {
 		t.Error("-n 0 accepted")
+	}
+	if err := run([]string{"-url", url, "-client", "curl"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "unknown client") {
+		t.Errorf("-client curl: %v", err)
+	}
+
+	stdout.Reset()
+	if err := run([]string{"-url", url, "-n", "2", "-d", "500ms", "-ramp", "0s", "-warmup", "0s", "-q", "-client", "small"}, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if want := "client:      small (fast parser, reads of at most 2048 bytes), HTTP/1.1, 2 connections opened"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("text output lacks %q:\n%s", want, stdout.String())
 	}
 }
 

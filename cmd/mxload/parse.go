@@ -36,6 +36,7 @@ type partReader struct {
 	ended   bool   // close delimiter seen
 	at      time.Time
 	onRead  func(n int, at time.Time)
+	maxRead int // bytes asked of r by one Read, at most; 0: no limit
 }
 
 func newPartReader(size int, onRead func(int, time.Time)) *partReader {
@@ -62,8 +63,12 @@ func (p *partReader) fill() error {
 		p.w0 = copy(p.buf, p.buf[p.r0:p.w0])
 		p.r0 = 0
 	}
+	end := len(p.buf)
+	if p.maxRead > 0 {
+		end = min(end, p.w0+p.maxRead)
+	}
 	for {
-		n, err := p.r.Read(p.buf[p.w0:])
+		n, err := p.r.Read(p.buf[p.w0:end])
 		if n > 0 {
 			p.at = time.Now()
 			p.w0 += n

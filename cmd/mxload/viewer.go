@@ -20,6 +20,8 @@ import (
 // read by the progress reporter.
 type viewer struct {
 	l         *load
+	g         *group // the transport it shares
+	first     bool   // the group's first viewer: connects before the others
 	lastTS    int64
 	frames    int64 // distinct frames in the window
 	parts     atomic.Int64
@@ -67,12 +69,22 @@ func (e *requestError) Error() string { return e.err.Error() }
 // done, a *requestError when there was no stream.
 func (v *viewer) stream(ctx context.Context) error {
 	l := v.l
+	if !v.first {
+		if err := v.g.wait(ctx); err != nil {
+			return err
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.cfg.URL, nil)
 	if err != nil {
 		return &requestError{err}
 	}
-	req.Header.Set("User-Agent", "mxload/1")
-	resp, err := l.client.Do(req)
+	if l.prof.name != ClientNetHTTP { // http.Get's User-Agent otherwise
+		req.Header.Set("User-Agent", "mxload/1")
+	}
+	resp, err := v.g.client.Do(req)
+	if v.first {
+		v.g.connected()
+	}
 	if err != nil {
 		return &requestError{unwrapURLError(err)}
 	}
@@ -81,16 +93,20 @@ func (v *viewer) stream(ctx context.Context) error {
 	if err != nil {
 		return &requestError{err}
 	}
+	if l.cfg.H2 && resp.ProtoMajor != 2 {
+		return &requestError{fmt.Errorf("server answered %s, want HTTP/2", resp.Proto)}
+	}
 	l.connected.Add(1)
 	defer l.connected.Add(-1)
 	l.everConnected.Add(1)
 	v.connected = true
 
-	if l.cfg.Parser == ParserCore {
+	if l.prof.parser == ParserCore {
 		return v.streamCore(resp)
 	}
 	if v.pr == nil {
 		v.pr = newPartReader(l.cfg.BufSize, v.onRead)
+		v.pr.maxRead = l.prof.readSize
 	}
 	v.pr.reset(resp.Body, boundary)
 	var info partInfo

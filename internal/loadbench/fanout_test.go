@@ -8,22 +8,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
-	"text/tabwriter"
 	"time"
 )
 
 const fanoutSkip = `fan-out comparison skipped: it runs each server as a process under cmd/mxload for minutes; run it with
-  MX_LOAD=1 go test -run TestFanoutComparison -v -timeout 30m ./internal/loadbench/
-options (environment): MX_LOAD_CONFIGS="1000x30,100x30" (viewers x fps), MX_LOAD_SERVERS="tcp,mx,gin",
-  MX_LOAD_D=20s, MX_LOAD_WARMUP=3s, MX_LOAD_IDLE=10000 (0: no idle test), MX_LOAD_IDLE_SERVERS="idle,mx",
-  MX_LOAD_PROFILE=DIR (CPU profiles of the servers), MX_LOAD_MXLOAD_ARGS="-parser core",
-  MX_LOAD_REPEAT=1; a server NAME@PATH runs NAME from the fanout binary at PATH (a patched build)`
+  MX_LOAD=1 go test -run TestFanoutComparison -v -timeout 60m ./internal/loadbench/
+options (environment): MX_LOAD_CONFIGS="1000x30,100x30" (viewers x fps), MX_LOAD_SERVERS="tcp,mx,gin,mx-h2",
+  MX_LOAD_CLIENTS="raw" (mxload -client profiles: raw, nethttp, small; "nethttp -parser fast" adds flags), MX_LOAD_H2_STREAMS=100 (viewers per
+  HTTP/2 connection), MX_LOAD_D=20s, MX_LOAD_WARMUP=3s, MX_LOAD_REPEAT=5, MX_LOAD_IDLE=10000 (0: no idle test),
+  MX_LOAD_IDLE_SERVERS="idle,mx", MX_LOAD_PROFILE=DIR (CPU profiles of the servers),
+  MX_LOAD_MXLOAD_ARGS="-read 1024"; a server NAME@PATH runs NAME from the fanout binary at PATH (a patched build);
+  NAME-h2 is NAME over HTTP/2 with TLS (fanout -tls, mxload -h2), NAME-tls NAME over HTTP/1.1 with TLS`
 
 func env(name, def string) string {
 	if v := os.Getenv(name); v != "" {
@@ -33,8 +33,9 @@ func env(name, def string) string {
 }
 
 // TestFanoutComparison measures the servers of this package under cmd/mxload,
-// each in its own process, and prints a table per configuration. It only
-// runs with MX_LOAD set.
+// each in its own process, and prints a table per configuration and client
+// profile, then the medians over MX_LOAD_REPEAT runs. The servers take turns
+// in a different order in each run. It only runs with MX_LOAD set.
 func TestFanoutComparison(t *testing.T) {
 	if os.Getenv("MX_LOAD") == "" {
 		t.Skip(fanoutSkip)
@@ -47,6 +48,10 @@ func TestFanoutComparison(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h2Streams, err := strconv.Atoi(env("MX_LOAD_H2_STREAMS", "100"))
+	if err != nil || h2Streams < 1 {
+		t.Fatalf("MX_LOAD_H2_STREAMS: want a positive number")
+	}
 	bin := t.TempDir()
 	for _, pkg := range []string{"github.com/mxreplace/mx/cmd/mxload", "github.com/mxreplace/mx/internal/loadbench/cmd/fanout"} {
 		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
@@ -55,34 +60,38 @@ func TestFanoutComparison(t *testing.T) {
 		}
 	}
 	b := &bench{t: t, bin: bin, warmup: warmup, profile: os.Getenv("MX_LOAD_PROFILE"),
-		mxloadArgs: strings.Fields(os.Getenv("MX_LOAD_MXLOAD_ARGS"))}
+		mxloadArgs: strings.Fields(os.Getenv("MX_LOAD_MXLOAD_ARGS")), h2Streams: h2Streams}
 	fmt.Printf("machine: %d CPUs, load average before: %s\n", numCPU(), loadavg())
-	repeat, _ := strconv.Atoi(env("MX_LOAD_REPEAT", "1"))
-	runs := map[string][][]row{} // config -> runs -> rows
-	var configs []string
-	for i := range max(repeat, 1) {
+	repeat, _ := strconv.Atoi(env("MX_LOAD_REPEAT", "5"))
+	repeat = max(repeat, 1)
+	runs := map[string][][]row{} // client and config -> runs -> rows
+	var keys []string
+	for i := range repeat {
 		if repeat > 1 {
 			fmt.Printf("\n=== run %d of %d\n", i+1, repeat)
 		}
-		for _, tab := range b.fanout(d, warmup) {
-			c := fmt.Sprintf("%d viewers x %g fps", tab[0].viewers, tab[0].fps)
-			if runs[c] == nil {
-				configs = append(configs, c)
+		b.runIndex = i
+		for _, client := range list(env("MX_LOAD_CLIENTS", "raw")) {
+			for _, tab := range b.fanout(client, d, warmup) {
+				k := fmt.Sprintf("client %s, %d viewers x %g fps", client, tab[0].viewers, tab[0].fps)
+				if runs[k] == nil {
+					keys = append(keys, k)
+				}
+				runs[k] = append(runs[k], tab)
 			}
-			runs[c] = append(runs[c], tab)
 		}
 	}
 	if repeat > 1 {
-		for _, c := range configs {
-			fmt.Printf("\n%s: medians of %d runs (ratios: median of the per-run ratios to tcp)\n", c, len(runs[c]))
-			printSummary(os.Stdout, runs[c])
+		for _, k := range keys {
+			fmt.Printf("\n%s: medians of %d runs (ratios: median of the per-run ratios)\n", k, len(runs[k]))
+			printSummary(os.Stdout, runs[k])
 		}
 		fmt.Println()
 	}
 	if n, _ := strconv.Atoi(env("MX_LOAD_IDLE", "10000")); n > 0 {
 		var rows []row
-		for _, s := range strings.Split(env("MX_LOAD_IDLE_SERVERS", "idle,mx"), ",") {
-			rows = append(rows, b.run(strings.TrimSpace(s), n, 0, 5*time.Second))
+		for _, s := range list(env("MX_LOAD_IDLE_SERVERS", "idle,mx")) {
+			rows = append(rows, b.run(s, "raw", n, 0, 5*time.Second))
 		}
 		fmt.Printf("\n%d idle viewers (no frames published), window 5s after %s ramp + %s warmup\n", n, ramp(n), warmup)
 		printIdle(os.Stdout, rows)
@@ -90,27 +99,38 @@ func TestFanoutComparison(t *testing.T) {
 	}
 }
 
-// fanout runs every configuration of MX_LOAD_CONFIGS over MX_LOAD_SERVERS
-// and returns a table of rows per configuration.
-func (b *bench) fanout(d, warmup time.Duration) [][]row {
-	t := b.t
-	var tabs [][]row
-	for _, c := range strings.Split(env("MX_LOAD_CONFIGS", "1000x30,100x30"), ",") {
-		if c == "" {
-			continue
+// list splits a comma-separated list, dropping empty items.
+func list(s string) []string {
+	var l []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			l = append(l, v)
 		}
+	}
+	return l
+}
+
+// fanout runs every configuration of MX_LOAD_CONFIGS over MX_LOAD_SERVERS
+// with the client profile, and returns a table of rows per configuration,
+// in MX_LOAD_SERVERS order. The servers start from a different one in each
+// run (b.runIndex), so that none always runs first.
+func (b *bench) fanout(client string, d, warmup time.Duration) [][]row {
+	t := b.t
+	servers := list(env("MX_LOAD_SERVERS", "tcp,mx,gin,mx-h2"))
+	var tabs [][]row
+	for _, c := range list(env("MX_LOAD_CONFIGS", "1000x30,100x30")) {
 		var n int
 		var fps float64
-		if _, err := fmt.Sscanf(strings.TrimSpace(c), "%dx%g", &n, &fps); err != nil {
+		if _, err := fmt.Sscanf(c, "%dx%g", &n, &fps); err != nil {
 			t.Fatalf("MX_LOAD_CONFIGS: %q: want VIEWERSxFPS", c)
 		}
-		var rows []row
-		for _, s := range strings.Split(env("MX_LOAD_SERVERS", "tcp,mx,gin"), ",") {
-			r := b.run(strings.TrimSpace(s), n, fps, d)
-			rows = append(rows, r)
-			fmt.Printf("  done: %s %dx%g (load average %s)\n", r.server, n, fps, loadavg())
+		rows := make([]row, len(servers))
+		for k := range servers {
+			i := (k + b.runIndex) % len(servers)
+			rows[i] = b.run(servers[i], client, n, fps, d)
+			fmt.Printf("  done: %s %dx%g client %s (load average %s)\n", rows[i].server, n, fps, client, loadavg())
 		}
-		fmt.Printf("\n%d viewers x %g fps, 640x480, window %s after %s ramp + %s warmup\n", n, fps, d, ramp(n), warmup)
+		fmt.Printf("\nclient %s, %d viewers x %g fps, 640x480, window %s after %s ramp + %s warmup\n", client, n, fps, d, ramp(n), warmup)
 		printFanout(os.Stdout, rows)
 		fmt.Println()
 		tabs = append(tabs, rows)
@@ -124,6 +144,8 @@ type bench struct {
 	warmup     time.Duration
 	profile    string
 	mxloadArgs []string
+	h2Streams  int // viewers per HTTP/2 connection
+	runIndex   int // the run under way, from 0
 }
 
 // mxloadResult is the part of cmd/mxload's JSON result used here.
@@ -148,11 +170,13 @@ type mxloadResult struct {
 	BytesPerSec float64 `json:"bytes_per_sec"`
 	Errors      int     `json:"errors"`
 	Disconnects int     `json:"disconnects"`
+	Dials       int64   `json:"dials"`
 }
 
 // row is one server's measurement.
 type row struct {
 	server  string
+	client  string // mxload -client
 	viewers int
 	fps     float64
 	res     mxloadResult
@@ -162,24 +186,36 @@ type row struct {
 	boxCPU  float64 // busy share of all CPUs in the window, 0-1
 	rssBase int64   // server RSS before mxload, bytes
 	rssMax  int64   // server RSS max in the window, bytes
+	writes  float64 // server write system calls in the window
+	reads   float64 // server read system calls in the window
 }
 
 func ramp(n int) time.Duration { return max(time.Second, time.Duration(n)*time.Millisecond) }
 
-// run measures one server. A server given as NAME@PATH is NAME served by
-// the fanout binary at PATH (built from a patched tree, say), labelled
-// NAME@BASENAME.
-func (b *bench) run(server string, n int, fps float64, d time.Duration) row {
+// run measures one server under mxload -client client, where client is a
+// profile name and, after spaces, more mxload flags ("nethttp -parser fast"). A server given as
+// NAME@PATH is NAME served by the fanout binary at PATH (built from a
+// patched tree, say), labelled NAME@BASENAME. NAME-h2 is NAME over HTTP/2
+// with TLS, b.h2Streams viewers to a connection; NAME-tls is NAME over
+// HTTP/1.1 with TLS, which tells TLS's cost from HTTP/2's.
+func (b *bench) run(server, client string, n int, fps float64, d time.Duration) row {
 	t := b.t
 	fanout := filepath.Join(b.bin, "fanout")
 	label := server
 	if name, path, ok := strings.Cut(server, "@"); ok {
 		server, fanout, label = name, path, name+"@"+filepath.Base(path)
 	}
+	server, h2 := strings.CutSuffix(server, "-h2")
+	server, h1TLS := strings.CutSuffix(server, "-tls")
 	args := []string{"-server", server, "-addr", "127.0.0.1:0", "-fps", fmt.Sprint(fps), "-size", "640x480"}
+	if h2 || h1TLS {
+		args = append(args, "-tls")
+	}
 	if b.profile != "" {
 		os.MkdirAll(b.profile, 0o755)
-		args = append(args, "-cpuprofile", filepath.Join(b.profile, fmt.Sprintf("%s-%dx%g.pprof", filepath.Base(label), n, fps)))
+		name := fmt.Sprintf("%s-%s-%dx%g-run%d.pprof", filepath.Base(label), client, n, fps, b.runIndex+1)
+		name = strings.NewReplacer("@", "_", " ", "", "=", "").Replace(name)
+		args = append(args, "-cpuprofile", filepath.Join(b.profile, name))
 	}
 	srv := exec.Command(fanout, args...)
 	srv.Stderr = os.Stderr
@@ -200,10 +236,15 @@ func (b *bench) run(server string, n int, fps float64, d time.Duration) row {
 	}
 	url := strings.Fields(strings.TrimPrefix(line, "listening on "))[0]
 	time.Sleep(time.Second) // let the server settle before the baseline
-	r := row{server: label, viewers: n, fps: fps, rssBase: rss(srv.Process.Pid)}
+	r := row{server: label, client: client, viewers: n, fps: fps, rssBase: rss(srv.Process.Pid)}
 
-	largs := append([]string{"-url", url, "-n", strconv.Itoa(n), "-d", d.String(),
-		"-ramp", ramp(n).String(), "-warmup", b.warmup.String(), "-json", "-q"}, b.mxloadArgs...)
+	cf := strings.Fields(client)
+	largs := append([]string{"-url", url, "-n", strconv.Itoa(n), "-d", d.String(), "-client", cf[0],
+		"-ramp", ramp(n).String(), "-warmup", b.warmup.String(), "-json", "-q"}, cf[1:]...)
+	if h2 {
+		largs = append(largs, "-h2", "-h2-streams", strconv.Itoa(b.h2Streams))
+	}
+	largs = append(largs, b.mxloadArgs...)
 	load := exec.Command(filepath.Join(b.bin, "mxload"), largs...)
 	var stdout, stderr bytes.Buffer
 	load.Stdout, load.Stderr = &stdout, &stderr
@@ -241,10 +282,11 @@ func (b *bench) run(server string, n int, fps float64, d time.Duration) row {
 	}
 	ws, we := time.Unix(0, r.res.WindowStart), time.Unix(0, r.res.WindowEnd)
 	r.window = we.Sub(ws).Seconds()
-	tick := clockTick()
 	at := func(tm time.Time, f func(sample) float64) float64 { return interpolate(samples, tm, f) }
-	r.srvCPU = (at(we, sample.srv) - at(ws, sample.srv)) / tick
-	r.loadCPU = (at(we, sample.load) - at(ws, sample.load)) / tick
+	r.srvCPU = at(we, sample.srv) - at(ws, sample.srv)
+	r.loadCPU = at(we, sample.load) - at(ws, sample.load)
+	r.writes = at(we, sample.writes) - at(ws, sample.writes)
+	r.reads = at(we, sample.reads) - at(ws, sample.reads)
 	busy := at(we, sample.busy) - at(ws, sample.busy)
 	total := at(we, sample.total) - at(ws, sample.total)
 	if total > 0 {
@@ -256,95 +298,4 @@ func (b *bench) run(server string, n int, fps float64, d time.Duration) row {
 		}
 	}
 	return r
-}
-
-func (r row) perFrame() float64 {
-	if r.res.Delivered == 0 {
-		return 0
-	}
-	return r.srvCPU / float64(r.res.Delivered) * 1e6
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 0 {
-		return (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return s[len(s)/2]
-}
-
-// printSummary prints the medians over runs of the same configuration.
-func printSummary(w *os.File, runs [][]row) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\truns\tshare min (worst)\tp50 ms\tp99 ms\tsrv CPU%\tµs/frame\tµs/frame range\tCPU x tcp\tp99 x tcp\t")
-	for i, first := range runs[0] {
-		var share, p50, p99, cpu, per, xcpu, xp99 []float64
-		worst := 1.0
-		for _, rows := range runs {
-			if i >= len(rows) {
-				continue
-			}
-			r := rows[i]
-			worst = min(worst, r.res.Share.Min)
-			share = append(share, r.res.Share.Min)
-			p50 = append(p50, r.res.LatencyP50)
-			p99 = append(p99, r.res.LatencyP99)
-			cpu = append(cpu, 100*r.srvCPU/r.window)
-			per = append(per, r.perFrame())
-			for _, t := range rows {
-				if t.server == "tcp" && t.perFrame() > 0 && t.res.LatencyP99 > 0 {
-					xcpu = append(xcpu, r.perFrame()/t.perFrame())
-					xp99 = append(xp99, r.res.LatencyP99/t.res.LatencyP99)
-				}
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f%% (%.1f%%)\t%.2f\t%.2f\t%.0f%%\t%.1f\t%.1f-%.1f\t%.2f\t%.2f\t\n",
-			first.server, len(per), 100*median(share), 100*worst, median(p50), median(p99), median(cpu),
-			median(per), slices.Min(per), slices.Max(per), median(xcpu), median(xp99))
-	}
-	tw.Flush()
-}
-
-func printFanout(w *os.File, rows []row) {
-	var tcp *row
-	for i := range rows {
-		if rows[i].server == "tcp" {
-			tcp = &rows[i]
-		}
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\tviewers\tconn\tpub fps\tshare min\tshare med\tfps med\tp50 ms\tp99 ms\tmax ms\tMB/s\tsrv CPU%\tµs/frame\tCPU x tcp\tp99 x tcp\tmxload CPU%\tbox CPU%\terr+disc\t")
-	for _, r := range rows {
-		perFrame := 0.0
-		if r.res.Delivered > 0 {
-			perFrame = r.srvCPU / float64(r.res.Delivered) * 1e6
-		}
-		xcpu, xp99 := "-", "-"
-		if tcp != nil && tcp.res.Delivered > 0 && tcp.srvCPU > 0 {
-			xcpu = fmt.Sprintf("%.2f", perFrame/(tcp.srvCPU/float64(tcp.res.Delivered)*1e6))
-			xp99 = fmt.Sprintf("%.2f", r.res.LatencyP99/tcp.res.LatencyP99)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.1f%%\t%.1f%%\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%.0f%%\t%.1f\t%s\t%s\t%.0f%%\t%.0f%%\t%d\t\n",
-			r.server, r.viewers, r.res.ConnectedAtStart, r.res.PublishFPS, 100*r.res.Share.Min, 100*r.res.Share.Median, r.res.FPS.Median,
-			r.res.LatencyP50, r.res.LatencyP99, r.res.LatencyMax, r.res.BytesPerSec/1e6,
-			100*r.srvCPU/r.window, perFrame, xcpu, xp99, 100*r.loadCPU/r.window, 100*r.boxCPU,
-			r.res.Errors+r.res.Disconnects)
-	}
-	tw.Flush()
-}
-
-func printIdle(w *os.File, rows []row) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\tviewers\tconnected\tRSS before MB\tRSS with viewers MB\tKB per viewer\tsrv CPU%\terrors\t")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f%%\t%d\t\n",
-			r.server, r.viewers, r.res.ConnectedAtStart, float64(r.rssBase)/1e6, float64(r.rssMax)/1e6,
-			float64(r.rssMax-r.rssBase)/1024/float64(max(r.res.ConnectedAtStart, 1)),
-			100*r.srvCPU/r.window, r.res.Errors+r.res.Disconnects)
-	}
-	tw.Flush()
 }

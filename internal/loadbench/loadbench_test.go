@@ -3,6 +3,7 @@ package loadbench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mxreplace/mx/core"
+	"github.com/mxreplace/mx/examples/devcert"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -117,6 +119,72 @@ func TestServersSameFrames(t *testing.T) {
 			}
 			if len(seen) < 4 {
 				t.Errorf("saw frames %v, want distinct ones", seen)
+			}
+		})
+	}
+}
+
+// TestServersHTTP2 serves mx and gin over TLS as cmd/fanout -tls does: a
+// client that asks for HTTP/2 gets it, with the frames.
+func TestServersHTTP2(t *testing.T) {
+	frames, err := Frames(160, 120, 75, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := devcert.Config("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"mx", "gin"} {
+		t.Run(name, func(t *testing.T) {
+			s, _ := New(name, nil)
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			l = tls.NewListener(l, cfg)
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				s.Serve(l)
+			}()
+			go func() {
+				defer wg.Done()
+				Play(ctx, s, frames, 50)
+			}()
+			defer func() {
+				cancel()
+				s.Close()
+				wg.Wait()
+			}()
+			var protos http.Protocols
+			protos.SetHTTP2(true)
+			tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, Protocols: &protos, ForceAttemptHTTP2: true}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr}).Get("https://" + l.Addr().String() + "/stream")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.ProtoMajor != 2 {
+				t.Fatalf("protocol %s, want HTTP/2", resp.Proto)
+			}
+			n := 0
+			for p, err := range core.ReadResponse(resp, nil) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !timestampRE.MatchString(p.Header.Get("X-Timestamp")) || len(p.Body) == 0 {
+					t.Errorf("part %d: header %v, %d bytes", n, p.Header, len(p.Body))
+				}
+				if n++; n == 3 {
+					break
+				}
+			}
+			if n != 3 {
+				t.Errorf("%d parts, want 3", n)
 			}
 		})
 	}

@@ -5,29 +5,84 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
-// sample is the CPU time (in clock ticks) of the server, of mxload and of
-// the machine, and the server's RSS, at one time.
+// sample is the CPU time of the server and of mxload (in seconds), of the
+// machine (in clock ticks), the server's RSS and its read and write system calls so far,
+// at one time.
 type sample struct {
 	at                    time.Time
-	srvTicks, loadTicks   float64
+	srvCPU, loadCPU       float64
 	busyTicks, totalTicks float64
 	rss                   int64
+	syscr, syscw          float64
 }
 
-func (s sample) srv() float64   { return s.srvTicks }
-func (s sample) load() float64  { return s.loadTicks }
-func (s sample) busy() float64  { return s.busyTicks }
-func (s sample) total() float64 { return s.totalTicks }
+func (s sample) srv() float64    { return s.srvCPU }
+func (s sample) load() float64   { return s.loadCPU }
+func (s sample) busy() float64   { return s.busyTicks }
+func (s sample) total() float64  { return s.totalTicks }
+func (s sample) reads() float64  { return s.syscr }
+func (s sample) writes() float64 { return s.syscw }
 
 func takeSample(srv, load int) sample {
-	s := sample{at: time.Now(), srvTicks: procTicks(srv), loadTicks: procTicks(load), rss: rss(srv)}
+	s := sample{at: time.Now(), srvCPU: procCPU(srv), loadCPU: procCPU(load), rss: rss(srv)}
 	s.busyTicks, s.totalTicks = machineTicks()
+	s.syscr, s.syscw = syscalls(srv)
 	return s
+}
+
+// syscalls returns the read and write system calls of a process so far
+// (syscr and syscw of /proc/PID/io: read, readv, write, writev and their
+// kin, sockets included), or zeros where it cannot be read.
+func syscalls(pid int) (r, w float64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		k, v, _ := strings.Cut(l, ":")
+		x, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		switch k {
+		case "syscr":
+			r = x
+		case "syscw":
+			w = x
+		}
+	}
+	return r, w
+}
+
+// procCPU returns the CPU time of a process in seconds: the sum of its
+// threads' time on a CPU from /proc/PID/task/*/schedstat, in nanoseconds
+// (Go's threads do not exit), else utime+stime from /proc/PID/stat, in
+// clock ticks (10 ms: too coarse for a few seconds of a light server).
+func procCPU(pid int) float64 {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	ns, ok := 0.0, len(tasks) > 0
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		f := strings.Fields(string(b))
+		if err != nil || len(f) == 0 {
+			ok = false
+			break
+		}
+		x, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			ok = false
+			break
+		}
+		ns += x
+	}
+	if ok {
+		return ns / 1e9
+	}
+	return procTicks(pid) / clockTick()
 }
 
 // procTicks returns utime+stime of a process from /proc/PID/stat.
@@ -82,7 +137,8 @@ func rss(pid int) int64 {
 	return 0
 }
 
-func clockTick() float64 {
+// clockTick returns the clock ticks per second.
+var clockTick = sync.OnceValue(func() float64 {
 	out, err := exec.Command("getconf", "CLK_TCK").Output()
 	if err == nil {
 		if v, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err == nil && v > 0 {
@@ -90,7 +146,7 @@ func clockTick() float64 {
 		}
 	}
 	return 100
-}
+})
 
 // interpolate returns f at time tm, linearly between the samples around it.
 func interpolate(s []sample, tm time.Time, f func(sample) float64) float64 {

@@ -3,7 +3,10 @@
 //
 // Usage:
 //
-//	go run ./internal/loadbench/cmd/fanout -server mx|gin|tcp|idle [-addr 127.0.0.1:0] [-fps 30] [-size 640x480]
+//	go run ./internal/loadbench/cmd/fanout -server mx|gin|tcp|idle [-addr 127.0.0.1:0] [-fps 30] [-size 640x480] [-tls]
+//
+// With -tls it serves HTTPS, offering HTTP/2 and HTTP/1.1, with a
+// self-signed certificate made at start (the tcp server has no TLS).
 //
 // It pre-encodes -frames distinct JPEG frames at start and publishes them in
 // a loop at -fps (0: never), so that no encoding is measured. Once
@@ -13,6 +16,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log"
@@ -22,6 +26,7 @@ import (
 	"runtime/pprof"
 	"syscall"
 
+	"github.com/mxreplace/mx/examples/devcert"
 	"github.com/mxreplace/mx/internal/loadbench"
 )
 
@@ -35,8 +40,12 @@ func main() {
 	quality := flag.Int("quality", 75, "JPEG quality")
 	nframes := flag.Int("frames", 30, "distinct frames to pre-encode and loop over")
 	chunked := flag.Bool("chunked", false, "mx: keep HTTP/1.1 chunked encoding")
+	useTLS := flag.Bool("tls", false, "serve HTTPS (HTTP/2 and HTTP/1.1) with a self-signed certificate")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `file`")
 	flag.Parse()
+	if *useTLS && *server == "tcp" {
+		log.Fatal("-tls: the tcp server has no TLS")
+	}
 
 	var w, h int
 	if _, err := fmt.Sscanf(*size, "%dx%d", &w, &h); err != nil {
@@ -53,6 +62,14 @@ func main() {
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
+	}
+	scheme := "http"
+	if *useTLS {
+		cfg, _, err := devcert.Config("", "")
+		if err != nil {
+			log.Fatal(err)
+		}
+		l, scheme = tls.NewListener(l, cfg), "https"
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -72,8 +89,8 @@ func main() {
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(l) }()
 	go loadbench.Play(ctx, s, frames, *fps)
-	fmt.Printf("listening on http://%s/stream (server %s, %g fps, %dx%d, %d frames of %d bytes on average)\n",
-		l.Addr(), *server, *fps, w, h, len(frames), avg(frames))
+	fmt.Printf("listening on %s://%s/stream (server %s, %g fps, %dx%d, %d frames of %d bytes on average)\n",
+		scheme, l.Addr(), *server, *fps, w, h, len(frames), avg(frames))
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
