@@ -7,7 +7,8 @@
 //	go run ./examples/cluster -role origin -nats nats://n1:4222,nats://n2:4222 -addr :8080
 //	go run ./examples/cluster -role edge -nats nats://n1:4222,nats://n2:4222 -addr :8081
 //
-// Every listener (edge or origin) serves GET / (a page with the stream),
+// Every listener (edge or origin) serves GET / (a page with the stream in
+// core's self-healing <mx-stream> element, showing each frame's age),
 // /stream (image/jpeg parts with X-Timestamp, taken at the origin's
 // publish) and /snapshot, and the program prints one line with its URL.
 // Flags: -role all|origin|edge, -nats URLS (none: an embedded server, on

@@ -125,8 +125,14 @@ func check(t *testing.T, url string) {
 	resp := get("")
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !bytes.Contains(page, []byte(`<img src="/stream"`)) {
+	if !bytes.Contains(page, []byte(`<mx-stream src="/stream" age>`)) {
 		t.Errorf("%s: page without the stream: %s", url, page)
+	}
+	resp = get("mx-stream.js")
+	script, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") || string(script) != core.LiveViewScript {
+		t.Errorf("%s: mx-stream.js: %q, %d bytes", url, ct, len(script))
 	}
 	resp = get("snapshot")
 	body, _ := io.ReadAll(resp.Body)

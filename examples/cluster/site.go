@@ -18,7 +18,8 @@ type site struct {
 	end  func(context.Context) error // ends its streams cleanly
 }
 
-// newSite routes GET /, /stream and /snapshot for one origin or edge.
+// newSite routes GET /, /stream, /snapshot and /mx-stream.js for one
+// origin or edge.
 func newSite(name, subject string, src core.Source, snapshot http.Handler, end func(context.Context) error) site {
 	mux := http.NewServeMux()
 	page := fmt.Sprintf(pageHTML, html.EscapeString(subject), name, html.EscapeString(subject))
@@ -29,14 +30,16 @@ func newSite(name, subject string, src core.Source, snapshot http.Handler, end f
 	})
 	mux.Handle("GET /stream", core.Handler(src, nil))
 	mux.Handle("GET /snapshot", snapshot)
+	mux.Handle("GET /mx-stream.js", core.LiveViewHandler())
 	return site{name: name, mux: mux, end: end}
 }
 
 const pageHTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mx cluster: %s</title>
 <style>body{margin:0;background:#15171c;color:#d8dce4;font:15px/1.5 system-ui,sans-serif}
-img{display:block;max-width:100%%;height:auto;background:#000}p{margin:8px 16px}a{color:#7cc4ff}</style></head>
-<body><img src="/stream" alt="live stream"><p>mx cluster, %s of NATS subject %s:
+mx-stream{display:block;max-width:100%%;background:#000}p{margin:8px 16px}a{color:#7cc4ff}</style>
+<script src="/mx-stream.js"></script></head>
+<body><mx-stream src="/stream" age></mx-stream><p>mx cluster, %s of NATS subject %s:
 <a href="/stream">/stream</a> the stream alone · <a href="/snapshot">/snapshot</a> the latest frame</p></body></html>
 `
 
