@@ -284,6 +284,13 @@ func (c *DevTools) ExecuteScript(ctx context.Context, script string, args ...any
 	return r.Result.Value, nil
 }
 
+// IgnoreCertificateErrors makes Chromium accept any TLS certificate, such
+// as a test server's self-signed one. Call it before Navigate.
+func (c *DevTools) IgnoreCertificateErrors(ctx context.Context) error {
+	_, err := c.call(ctx, c.session, "Security.setIgnoreCertificateErrors", map[string]any{"ignore": true})
+	return err
+}
+
 // Screenshot returns a PNG of the page's viewport.
 func (c *DevTools) Screenshot(ctx context.Context) ([]byte, error) {
 	res, err := c.call(ctx, c.session, "Page.captureScreenshot", map[string]any{"format": "png"})
