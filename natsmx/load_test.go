@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,8 +25,9 @@ import (
 
 // The load test's setup: 3 edges x 300 viewers of a 30 fps 640x480 stream
 // (about 19 KB per frame), and as a baseline 3 local Broadcasters serving
-// 300 viewers each. MX_NATS_BENCH_VIEWERS and MX_NATS_BENCH_WINDOW (a
-// duration) change the viewers per server and the measured window.
+// 300 viewers each. MX_NATS_BENCH_VIEWERS, MX_NATS_BENCH_WINDOW (a
+// duration) and MX_NATS_BENCH_ROUNDS (default 2: edge, local, local, edge)
+// change the viewers per server, the measured window and the runs.
 const (
 	loadEdges  = 3
 	loadFPS    = 30
@@ -36,7 +38,17 @@ const (
 var (
 	loadViewers = envInt("MX_NATS_BENCH_VIEWERS", 300)
 	loadWindow  = envDuration("MX_NATS_BENCH_WINDOW", 20*time.Second)
+	loadRounds  = envInt("MX_NATS_BENCH_ROUNDS", 2)
 )
+
+// median returns the median of xs (not empty); it sorts xs.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	if n := len(xs); n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[len(xs)/2]
+}
 
 func envInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
@@ -124,9 +136,6 @@ func TestClusterLoad(t *testing.T) {
 		return results, cpu, otherCPU
 	}
 
-	edgeRes, edgeCPU, other := run("edge", edges, origin, server)
-	baseRes, baseCPU, _ := run("local", bases)
-
 	perFrame := func(res []loadResult, cpu []float64) float64 {
 		var c, f float64
 		for i, r := range res {
@@ -135,11 +144,34 @@ func TestClusterLoad(t *testing.T) {
 		}
 		return 1e6 * c / f
 	}
-	e, b := perFrame(edgeRes, edgeCPU), perFrame(baseRes, baseCPU)
-	t.Logf("CPU per delivered frame: edge %.2f µs, local Broadcaster %.2f µs: %.2fx", e, b, e/b)
-	t.Logf("origin CPU %.1f%% of a core, nats-server CPU %.1f%% of a core (over the edge window)",
-		100*other[0]/loadWindow.Seconds(), 100*other[1]/loadWindow.Seconds())
-	for i, r := range append(edgeRes, baseRes...) {
+	// The runs alternate, edge-local-local-edge and so on, so that neither
+	// side always runs first; the figures are medians over the runs.
+	var edgeFrame, baseFrame, originCPU, serverCPU []float64
+	var all []loadResult
+	for i := range loadRounds {
+		for j, side := range []string{"edge", "local"} {
+			if i%2 == 1 {
+				side = []string{"local", "edge"}[j]
+			}
+			if side == "edge" {
+				res, cpu, other := run("edge", edges, origin, server)
+				edgeFrame = append(edgeFrame, perFrame(res, cpu))
+				originCPU = append(originCPU, other[0])
+				serverCPU = append(serverCPU, other[1])
+				all = append(all, res...)
+			} else {
+				res, cpu, _ := run("local", bases)
+				baseFrame = append(baseFrame, perFrame(res, cpu))
+				all = append(all, res...)
+			}
+		}
+	}
+	e, b := median(edgeFrame), median(baseFrame)
+	t.Logf("CPU per delivered frame (median of %d runs each): edge %.2f µs %.2f, local Broadcaster %.2f µs %.2f: %.2fx",
+		loadRounds, e, edgeFrame, b, baseFrame, e/b)
+	t.Logf("origin CPU %.1f%% of a core, nats-server CPU %.1f%% of a core (medians over the edge windows)",
+		100*median(originCPU)/loadWindow.Seconds(), 100*median(serverCPU)/loadWindow.Seconds())
+	for i, r := range all {
 		if r.Share.Min < 0.99 || r.Connected < loadViewers {
 			t.Errorf("run %d: %d viewers connected, share min %.1f%%, want all and >= 99%%", i+1, r.Connected, 100*r.Share.Min)
 		}
