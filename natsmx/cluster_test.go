@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mxreplace/mx/core"
+	"github.com/mxreplace/mx/internal/mxtest"
 	"github.com/mxreplace/mx/natsmx"
 )
 
@@ -68,7 +69,7 @@ func TestNodeLoss(t *testing.T) {
 	o := newOrigin(t, connect(t, nodes[0].ClientURL()))
 	// The edge knows only node 1; the cluster tells it of the others.
 	nc := connect(t, nodes[1].ClientURL())
-	waitFor(t, 10*time.Second, "servers discovered", func() bool { return len(nc.DiscoveredServers()) == 2 })
+	mxtest.Eventually(t, 10*time.Second, "servers discovered", func() bool { return len(nc.DiscoveredServers()) == 2 })
 	e, srv := newEdge(t, nc, nil)
 	v := watch(t, srv.URL+"/stream")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -96,7 +97,7 @@ func TestNodeLoss(t *testing.T) {
 	for read(10*time.Second) <= before {
 	}
 	gap := time.Since(stopped)
-	waitFor(t, 10*time.Second, "reconnected", func() bool { return nc.IsConnected() })
+	mxtest.Eventually(t, 10*time.Second, "reconnected", func() bool { return nc.IsConnected() })
 	t.Logf("node %s stopped; the edge reconnected to %s; a new part after %v", nodes[1].Name(), nc.ConnectedUrl(), gap.Round(time.Millisecond))
 	if gap > 2*time.Second {
 		t.Errorf("new parts %v after the node stopped, want within 2 s", gap)
@@ -124,7 +125,7 @@ func TestSlowEdge(t *testing.T) {
 	}
 	defer conn.Close()
 	fmt.Fprintf(conn, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitFor(t, 10*time.Second, "slow viewer", func() bool { return slow.Stats().Viewers == 1 })
+	mxtest.Eventually(t, 10*time.Second, "slow viewer", func() bool { return slow.Stats().Viewers == 1 })
 	fast := watch(t, fastSrv.URL+"/stream")
 	lockstep(t, o, []*viewer{fast}, 1, 2)
 
@@ -154,7 +155,7 @@ func TestSlowEdge(t *testing.T) {
 			t.Fatal("fast edge: no last part within 20 s")
 		}
 	}
-	waitFor(t, 20*time.Second, "slow edge gets the last part", func() bool {
+	mxtest.Eventually(t, 20*time.Second, "slow edge gets the last part", func() bool {
 		p, ok := slow.Snapshot()
 		return ok && string(p.Body) == last
 	})
@@ -176,7 +177,7 @@ func TestSlowEdge(t *testing.T) {
 func TestOriginNodeLoss(t *testing.T) {
 	nodes := runCluster(t, 3)
 	onc := connect(t, nodes[1].ClientURL())
-	waitFor(t, 10*time.Second, "servers discovered", func() bool { return len(onc.DiscoveredServers()) == 2 })
+	mxtest.Eventually(t, 10*time.Second, "servers discovered", func() bool { return len(onc.DiscoveredServers()) == 2 })
 	o := newOrigin(t, onc)
 	_, srv := newEdge(t, connect(t, nodes[0].ClientURL()), nil)
 	v := watch(t, srv.URL+"/stream")
@@ -194,7 +195,7 @@ func TestOriginNodeLoss(t *testing.T) {
 	if gap > 2*time.Second {
 		t.Errorf("the part came %v after the node stopped, want within 2 s", gap)
 	}
-	waitFor(t, 10*time.Second, "origin reconnected", onc.IsConnected)
+	mxtest.Eventually(t, 10*time.Second, "origin reconnected", onc.IsConnected)
 	for n := 6; n < 10; n++ {
 		o.Publish(numbered(n))
 		if got := number(t, v.next(t, 10*time.Second)); got != n {

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/mxreplace/mx/core"
+	"github.com/mxreplace/mx/internal/mxtest"
 	"github.com/mxreplace/mx/natsmx"
 )
 
@@ -119,7 +120,7 @@ func TestLatestAtOnce(t *testing.T) {
 	// and so does the first part of a viewer that comes later: never the
 	// part the edge had when its last viewer left.
 	v.stop()
-	waitFor(t, 10*time.Second, "unsubscribe", func() bool { return !e.Stats().Subscribed })
+	mxtest.Eventually(t, 10*time.Second, "unsubscribe", func() bool { return !e.Stats().Subscribed })
 	o.Publish(numbered(4))
 	resp, err := http.Get(srv.URL + "/snapshot")
 	if err != nil {
@@ -130,7 +131,7 @@ func TestLatestAtOnce(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != "4" || resp.Header.Get(core.TimestampHeader) == "" {
 		t.Fatalf("snapshot: %s %q %v, want 200 \"4\" with X-Timestamp", resp.Status, body, resp.Header)
 	}
-	waitFor(t, 10*time.Second, "unsubscribe", func() bool { return !e.Stats().Subscribed })
+	mxtest.Eventually(t, 10*time.Second, "unsubscribe", func() bool { return !e.Stats().Subscribed })
 	o.Publish(numbered(5))
 	v = watch(t, srv.URL+"/stream")
 	if got := number(t, v.next(t, 10*time.Second)); got != 5 {
@@ -152,7 +153,7 @@ func TestNoOrigin(t *testing.T) {
 		t.Fatalf("snapshot: %s, want 503", resp.Status)
 	}
 	v := watch(t, srv.URL+"/stream")
-	waitFor(t, 10*time.Second, "edge subscription", func() bool { return subs(t, s, subject) == 1 })
+	mxtest.Eventually(t, 10*time.Second, "edge subscription", func() bool { return subs(t, s, subject) == 1 })
 	o := newOrigin(t, connect(t, s.ClientURL()))
 	o.Publish(numbered(1))
 	if got := number(t, v.next(t, 10*time.Second)); got != 1 {
@@ -176,12 +177,12 @@ func TestSubscriptionFollowsViewers(t *testing.T) {
 		t.Fatalf("%d subscriptions with 2 viewers, want 1", n)
 	}
 	v1.stop()
-	waitFor(t, 10*time.Second, "one viewer left", func() bool { return e.Stats().Viewers == 1 })
+	mxtest.Eventually(t, 10*time.Second, "one viewer left", func() bool { return e.Stats().Viewers == 1 })
 	if n := subs(t, s, subject); n != 1 {
 		t.Fatalf("%d subscriptions with 1 viewer, want 1", n)
 	}
 	v2.stop()
-	waitFor(t, 10*time.Second, "no subscription after the last viewer", func() bool { return subs(t, s, subject) == 0 })
+	mxtest.Eventually(t, 10*time.Second, "no subscription after the last viewer", func() bool { return subs(t, s, subject) == 0 })
 	if st := e.Stats(); st.Subscribed || st.Viewers != 0 {
 		t.Fatalf("stats %+v after the last viewer left", st)
 	}
@@ -190,7 +191,7 @@ func TestSubscriptionFollowsViewers(t *testing.T) {
 	if got := number(t, v3.next(t, 10*time.Second)); got != 1 {
 		t.Fatalf("got part %d, want 1", got)
 	}
-	waitFor(t, 10*time.Second, "subscription", func() bool { return subs(t, s, subject) == 1 })
+	mxtest.Eventually(t, 10*time.Second, "subscription", func() bool { return subs(t, s, subject) == 1 })
 }
 
 // A part that does not fit in a NATS message is refused at the origin, and
@@ -212,7 +213,7 @@ func TestTooLarge(t *testing.T) {
 	// The largest part that fits is sent whole.
 	_, srv := newEdge(t, connect(t, s.ClientURL()), nil)
 	v := watch(t, srv.URL+"/stream")
-	waitFor(t, 10*time.Second, "edge subscription", func() bool { return subs(t, s, subject) == 1 })
+	mxtest.Eventually(t, 10*time.Second, "edge subscription", func() bool { return subs(t, s, subject) == 1 })
 	body := bytes.Repeat([]byte{'x'}, 64<<10-200)
 	if err := o.Publish(core.JPEG(body)); err != nil {
 		t.Fatalf("Publish of %d bytes: %v", len(body), err)
@@ -248,7 +249,7 @@ func TestShutdown(t *testing.T) {
 		t.Fatalf("edge stream ended with the origin: %v", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	waitFor(t, 10*time.Second, "origin stops answering", func() bool { return subs(t, s, natsmx.LatestSubject(subject)) == 0 })
+	mxtest.Eventually(t, 10*time.Second, "origin stops answering", func() bool { return subs(t, s, natsmx.LatestSubject(subject)) == 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.Shutdown(ctx); err != nil {
@@ -262,7 +263,7 @@ func TestShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("stream did not end")
 	}
-	waitFor(t, 10*time.Second, "no subscription after edge shutdown", func() bool { return subs(t, s, subject) == 0 })
+	mxtest.Eventually(t, 10*time.Second, "no subscription after edge shutdown", func() bool { return subs(t, s, subject) == 0 })
 }
 
 // Messages from a publisher that is not an Origin are served as they are.
@@ -271,7 +272,7 @@ func TestPlainMessages(t *testing.T) {
 	nc := connect(t, s.ClientURL())
 	e, srv := newEdge(t, connect(t, s.ClientURL()), &natsmx.EdgeOptions{ErrorLog: log.New(io.Discard, "", 0)})
 	v := watch(t, srv.URL+"/stream")
-	waitFor(t, 10*time.Second, "edge subscription", func() bool { return subs(t, s, subject) == 1 })
+	mxtest.Eventually(t, 10*time.Second, "edge subscription", func() bool { return subs(t, s, subject) == 1 })
 	m := &nats.Msg{Subject: subject, Header: nats.Header{"content-type": {"image/jpeg"}}, Data: []byte("jpeg")}
 	if err := nc.PublishMsg(m); err != nil {
 		t.Fatal(err)
@@ -282,7 +283,7 @@ func TestPlainMessages(t *testing.T) {
 	}
 	bad := &nats.Msg{Subject: subject, Header: nats.Header{"Mx-Seq": {"x"}}, Data: []byte("bad")}
 	nc.PublishMsg(bad)
-	waitFor(t, 10*time.Second, "invalid message counted", func() bool { return e.Stats().Invalid == 1 })
+	mxtest.Eventually(t, 10*time.Second, "invalid message counted", func() bool { return e.Stats().Invalid == 1 })
 	nc.Publish(subject, []byte("raw"))
 	if p := v.next(t, 10*time.Second); p.ContentType() != "application/octet-stream" || string(p.Body) != "raw" {
 		t.Fatalf("got %v %q", p.Header, p.Body)
@@ -353,7 +354,7 @@ func TestLastPart(t *testing.T) {
 	if err := o.Publish(numbered(4)); !errors.Is(err, core.ErrShutdown) {
 		t.Fatalf("Publish after the last part: %v", err)
 	}
-	waitFor(t, 10*time.Second, "edge unsubscribed", func() bool { return !e1.Stats().Subscribed })
+	mxtest.Eventually(t, 10*time.Second, "edge unsubscribed", func() bool { return !e1.Stats().Subscribed })
 
 	// An edge that comes later ends too: like a Broadcaster after its last
 	// part, it serves an empty stream.

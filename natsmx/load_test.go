@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mxreplace/mx/internal/mxtest"
 )
 
 // The load test's setup: 3 edges x 300 viewers of a 30 fps 640x480 stream
@@ -86,7 +88,7 @@ func TestClusterLoad(t *testing.T) {
 	port := freePort(t)
 	nats := "nats://127.0.0.1:" + strconv.Itoa(port)
 	server := startProc(t, 0, filepath.Join(bin, "nats-server"), "-a", "127.0.0.1", "-p", strconv.Itoa(port))
-	waitFor(t, 10*time.Second, "nats-server", func() bool {
+	mxtest.Eventually(t, 10*time.Second, "nats-server", func() bool {
 		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err == nil {
 			c.Close()

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mxreplace/mx/core"
+	"github.com/mxreplace/mx/internal/mxtest"
 	"github.com/mxreplace/mx/natsmx"
 )
 
@@ -62,7 +63,7 @@ func runCluster(t testing.TB, n int) []*server.Server {
 	for i := 1; i < n; i++ {
 		nodes = append(nodes, runServer(t, 0, route))
 	}
-	waitFor(t, 20*time.Second, "cluster routes", func() bool {
+	mxtest.Eventually(t, 20*time.Second, "cluster routes", func() bool {
 		for _, s := range nodes {
 			if s.NumRemotes() != n-1 {
 				return false
@@ -85,18 +86,6 @@ func connect(t testing.TB, url string) *nats.Conn {
 	}
 	t.Cleanup(nc.Close)
 	return nc
-}
-
-// waitFor polls cond until it holds or d has passed.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // subs returns the number of client subscriptions to subject on s.
