@@ -21,7 +21,7 @@ const fanoutSkip = `fan-out comparison skipped: it runs each server as a process
 options (environment): MX_LOAD_CONFIGS="1000x30,100x30" (viewers x fps), MX_LOAD_SERVERS="tcp,mx,gin,mx-h2",
   MX_LOAD_CLIENTS="raw" (mxload -client profiles: raw, nethttp, small; "nethttp -parser fast" adds flags), MX_LOAD_H2_STREAMS=100 (viewers per
   HTTP/2 connection), MX_LOAD_D=20s, MX_LOAD_WARMUP=3s, MX_LOAD_REPEAT=5, MX_LOAD_IDLE=10000 (0: no idle test),
-  MX_LOAD_IDLE_SERVERS="idle,mx", MX_LOAD_PROFILE=DIR (CPU profiles of the servers),
+  MX_LOAD_IDLE_SERVERS="idle,mx", MX_LOAD_IDLE_FPS=0 (frames per second published to the idle viewers), MX_LOAD_PROFILE=DIR (CPU profiles of the servers),
   MX_LOAD_MXLOAD_ARGS="-read 1024"; a server NAME@PATH runs NAME from the fanout binary at PATH (a patched build);
   NAME-h2 is NAME over HTTP/2 with TLS (fanout -tls, mxload -h2), NAME-tls NAME over HTTP/1.1 with TLS`
 
@@ -89,11 +89,19 @@ func TestFanoutComparison(t *testing.T) {
 		fmt.Println()
 	}
 	if n, _ := strconv.Atoi(env("MX_LOAD_IDLE", "10000")); n > 0 {
+		fps, err := strconv.ParseFloat(env("MX_LOAD_IDLE_FPS", "0"), 64)
+		if err != nil || fps < 0 {
+			t.Fatalf("MX_LOAD_IDLE_FPS: want a number of frames per second, 0 or more")
+		}
 		var rows []row
 		for _, s := range list(env("MX_LOAD_IDLE_SERVERS", "idle,mx")) {
-			rows = append(rows, b.run(s, "raw", n, 0, 5*time.Second))
+			rows = append(rows, b.run(s, "raw", n, fps, 5*time.Second))
 		}
-		fmt.Printf("\n%d idle viewers (no frames published), window 5s after %s ramp + %s warmup\n", n, ramp(n), warmup)
+		what := "no frames published"
+		if fps > 0 {
+			what = fmt.Sprintf("%g fps", fps)
+		}
+		fmt.Printf("\n%d idle viewers (%s), window 5s after %s ramp + %s warmup\n", n, what, ramp(n), warmup)
 		printIdle(os.Stdout, rows)
 		fmt.Println()
 	}
