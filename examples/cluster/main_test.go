@@ -125,7 +125,7 @@ func check(t *testing.T, url string) {
 	resp := get("")
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !bytes.Contains(page, []byte(`<mx-stream src="/stream" age>`)) {
+	if !bytes.Contains(page, []byte(`<mx-stream src="/stream" age>`)) || !bytes.Contains(page, []byte(`<img src="/stream"`)) {
 		t.Errorf("%s: page without the stream: %s", url, page)
 	}
 	resp = get("mx-stream.js")

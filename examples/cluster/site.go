@@ -39,7 +39,7 @@ const pageHTML = `<!doctype html>
 <style>body{margin:0;background:#15171c;color:#d8dce4;font:15px/1.5 system-ui,sans-serif}
 mx-stream{display:block;max-width:100%%;background:#000}p{margin:8px 16px}a{color:#7cc4ff}</style>
 <script src="/mx-stream.js"></script></head>
-<body><mx-stream src="/stream" age></mx-stream><p>mx cluster, %s of NATS subject %s:
+<body><mx-stream src="/stream" age><noscript><img src="/stream" alt="live stream"></noscript></mx-stream><p>mx cluster, %s of NATS subject %s:
 <a href="/stream">/stream</a> the stream alone · <a href="/snapshot">/snapshot</a> the latest frame</p></body></html>
 `
 
