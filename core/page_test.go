@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -29,7 +30,7 @@ type negotiated struct {
 	body string
 }
 
-func fetch(t *testing.T, opts *core.Options, method, path string, hdr ...string) negotiated {
+func fetch(t testing.TB, opts *core.Options, method, path string, hdr ...string) negotiated {
 	t.Helper()
 	o := core.Options{Boundary: "B"}
 	if opts != nil {
@@ -147,4 +148,47 @@ func TestNegotiateMixed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzNegotiate sends Serve any request headers and ?mx= value a client
+// may: it answers 200 with the viewer page, the stream or multipart/mixed,
+// and a stream is always one of the two wires, byte for byte.
+func FuzzNegotiate(f *testing.F) {
+	f.Add("", "", "", "")
+	f.Add(uaChrome, "document", acceptNav, "")
+	f.Add(uaSafari, "image", acceptImg, "advance")
+	f.Add(uaFirefox, "document", acceptNav, "page")
+	f.Add("curl/8.14.1", "", "multipart/mixed;q=0.5, */*", "")
+	f.Add("", "empty", "multipart/mixed;q=x", "mixed")
+	f.Add(uaChrome, "", "text/html", "STREAM")
+	advance := fetch(f, nil, "GET", "/?mx=advance").body
+	h := core.Handler(partsSource(core.Text("first"), core.HTML("<h1>last</h1>")), &core.Options{Boundary: "B"})
+	f.Fuzz(func(t *testing.T, ua, dest, accept, mx string) {
+		r := httptest.NewRequest("GET", "/?"+url.Values{"mx": {mx}}.Encode(), nil)
+		r.Header.Set("User-Agent", ua)
+		r.Header.Set("Sec-Fetch-Dest", dest)
+		r.Header.Set("Accept", accept)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		ct, body := w.Header().Get("Content-Type"), w.Body.String()
+		if w.Code != http.StatusOK {
+			t.Fatalf("status %d", w.Code)
+		}
+		switch ct {
+		case "text/html; charset=utf-8":
+			if !strings.Contains(body, "<script>") {
+				t.Fatalf("page without its script: %q", body)
+			}
+		case core.MixedType + "; boundary=B":
+			if body != lengthWire {
+				t.Fatalf("multipart/mixed: %q", body)
+			}
+		case core.MediaType + "; boundary=B":
+			if body != lengthWire && body != advance {
+				t.Fatalf("stream: %q", body)
+			}
+		default:
+			t.Fatalf("Content-Type %q", ct)
+		}
+	})
 }

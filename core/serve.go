@@ -116,7 +116,7 @@ func ModeFor(r *http.Request) Mode {
 			return m
 		}
 	}
-	if ua := r.UserAgent(); strings.Contains(ua, "AppleWebKit/") && !strings.Contains(ua, "Firefox/") {
+	if blinkOrWebKit(r.UserAgent()) {
 		return ModeAdvance
 	}
 	return ModeLength
