@@ -81,11 +81,7 @@ func TestOriginToEdges(t *testing.T) {
 func TestTimestampFromOrigin(t *testing.T) {
 	s := runServer(t, 0)
 	b := &core.Broadcaster{Timestamps: true}
-	o, err := natsmx.NewOrigin(connect(t, s.ClientURL()), subject, b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Shutdown(context.Background())
+	o := newOriginWith(t, connect(t, s.ClientURL()), b)
 	_, srv := newEdge(t, connect(t, s.ClientURL()), nil)
 	v := watch(t, srv.URL+"/stream")
 	lockstep(t, o, []*viewer{v}, 1, 2)
@@ -199,11 +195,7 @@ func TestSubscriptionFollowsViewers(t *testing.T) {
 func TestTooLarge(t *testing.T) {
 	s := runServer(t, 64<<10)
 	b := &core.Broadcaster{Timestamps: true}
-	o, err := natsmx.NewOrigin(connect(t, s.ClientURL()), subject, b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Shutdown(context.Background())
+	o := newOriginWith(t, connect(t, s.ClientURL()), b)
 	if err := o.Publish(core.JPEG(make([]byte, 64<<10))); !errors.Is(err, nats.ErrMaxPayload) {
 		t.Fatalf("Publish of 64 KiB: %v, want nats.ErrMaxPayload", err)
 	}
@@ -327,11 +319,7 @@ func TestBadArguments(t *testing.T) {
 func TestLastPart(t *testing.T) {
 	s := runServer(t, 0)
 	b := &core.Broadcaster{Timestamps: true}
-	o, err := natsmx.NewOrigin(connect(t, s.ClientURL()), subject, b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Shutdown(context.Background())
+	o := newOriginWith(t, connect(t, s.ClientURL()), b)
 	e1, srv1 := newEdge(t, connect(t, s.ClientURL()), nil)
 	v := watch(t, srv1.URL+"/stream")
 	lockstep(t, o, []*viewer{v}, 1, 3)
@@ -379,11 +367,7 @@ func TestLastPart(t *testing.T) {
 // sent either.
 func TestDropRepeats(t *testing.T) {
 	s := runServer(t, 0)
-	o, err := natsmx.NewOrigin(connect(t, s.ClientURL()), subject, &core.Broadcaster{Timestamps: true, DropRepeats: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Shutdown(context.Background())
+	o := newOriginWith(t, connect(t, s.ClientURL()), &core.Broadcaster{Timestamps: true, DropRepeats: true})
 	_, srv := newEdge(t, connect(t, s.ClientURL()), nil)
 	v := watch(t, srv.URL+"/stream")
 	lockstep(t, o, []*viewer{v}, 1, 3)

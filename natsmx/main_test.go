@@ -102,7 +102,13 @@ func subs(t testing.TB, s *server.Server, subject string) int {
 // down at the end of the test.
 func newOrigin(t testing.TB, nc *nats.Conn) *natsmx.Origin {
 	t.Helper()
-	o, err := natsmx.NewOrigin(nc, subject, &core.Broadcaster{Timestamps: true}, nil)
+	return newOriginWith(t, nc, &core.Broadcaster{Timestamps: true})
+}
+
+// newOriginWith returns an Origin of b on nc, shut down when the test ends.
+func newOriginWith(t testing.TB, nc *nats.Conn, b *core.Broadcaster) *natsmx.Origin {
+	t.Helper()
+	o, err := natsmx.NewOrigin(nc, subject, b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
