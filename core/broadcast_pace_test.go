@@ -237,7 +237,7 @@ func TestBroadcastTimestamps(t *testing.T) {
 	})
 	t.Run("real clock", func(t *testing.T) {
 		b := &core.Broadcaster{Timestamps: true}
-		srv := newServer(t, core.Handler(b.Subscribe, nil), false)
+		srv := newServer(t, core.Handler(b.Subscribe, nil), h1)
 		t.Cleanup(func() { shutdown(t, b) })
 		in := core.Part{Header: textproto.MIMEHeader{"Content-Type": {"image/jpeg"}, "X-Other": {"1"}}, Body: []byte("frame")}
 		if err := b.Publish(in); err != nil {

@@ -98,7 +98,7 @@ func TestBroadcastInvalidHeader(t *testing.T) {
 // TestBroadcastSubscribeHTTP serves a Broadcaster to real HTTP clients.
 func TestBroadcastSubscribeHTTP(t *testing.T) {
 	b := &core.Broadcaster{}
-	srv := newServer(t, core.Handler(b.Subscribe, nil), false)
+	srv := newServer(t, core.Handler(b.Subscribe, nil), h1)
 	t.Cleanup(func() { shutdown(t, b) })
 
 	// A new viewer gets the latest part at once, not the older ones.
@@ -158,7 +158,7 @@ func TestBroadcastSubscribeHTTP(t *testing.T) {
 	// Every Broadcaster frames for the process's default boundary, which
 	// Serve uses too.
 	b2 := &core.Broadcaster{}
-	srv2 := newServer(t, core.Handler(b2.Subscribe, nil), false)
+	srv2 := newServer(t, core.Handler(b2.Subscribe, nil), h1)
 	t.Cleanup(func() { shutdown(t, b2) })
 	b2.Publish(seqPart(1, 10))
 	v3 := watch(t, srv2.URL, "")
@@ -171,7 +171,7 @@ func TestBroadcastSubscribeHTTP(t *testing.T) {
 // TestBroadcastShutdown ends open HTTP streams.
 func TestBroadcastShutdown(t *testing.T) {
 	b := &core.Broadcaster{}
-	srv := newServer(t, core.Handler(b.Subscribe, nil), false)
+	srv := newServer(t, core.Handler(b.Subscribe, nil), h1)
 	b.Publish(seqPart(1, 1000))
 	var vs []*viewer
 	for _, ua := range []string{"", "Mozilla/5.0 AppleWebKit/537.36 Chrome/120.0"} {
@@ -322,7 +322,7 @@ func TestBroadcastShutdownStuck(t *testing.T) {
 	})
 	t.Run("http", func(t *testing.T) {
 		b := &core.Broadcaster{}
-		srv := newServer(t, core.Handler(b.Subscribe, &core.Options{WriteTimeout: -1}), false)
+		srv := newServer(t, core.Handler(b.Subscribe, &core.Options{WriteTimeout: -1}), h1)
 		stuck := dial(t, srv, "/") // never reads
 		waitViewers(t, b, 1)
 		// Publish until the viewer is blocked writing: Sent stops moving.

@@ -21,7 +21,7 @@ import (
 // TestBroadcastWireBytes reads the raw bytes a viewer of a Broadcaster gets.
 func TestBroadcastWireBytes(t *testing.T) {
 	b := &core.Broadcaster{}
-	srv := newServer(t, core.Handler(b.Subscribe, nil), false)
+	srv := newServer(t, core.Handler(b.Subscribe, nil), h1)
 	t.Cleanup(func() { shutdown(t, b) })
 	body1 := []byte("\xff\xd8 first frame \r\n--not-a-boundary\r\n \xff\xd9")
 	if err := b.Publish(core.JPEG(body1)); err != nil {
@@ -139,11 +139,11 @@ func TestBroadcastPrebuiltFrame(t *testing.T) {
 func TestBroadcastStalledViewer(t *testing.T) {
 	const parts, size = 1000, 100 << 10
 	b := &core.Broadcaster{}
-	srv := newServer(t, core.Handler(b.Subscribe, &core.Options{WriteTimeout: 300 * time.Millisecond}), false)
-	stuckSrv := newServer(t, core.Handler(b.Subscribe, &core.Options{WriteTimeout: -1}), false) // no deadline
+	srv := newServer(t, core.Handler(b.Subscribe, &core.Options{WriteTimeout: 300 * time.Millisecond}), h1)
+	stuckSrv := newServer(t, core.Handler(b.Subscribe, &core.Options{WriteTimeout: -1}), h1) // no deadline
 	// The reading viewer has the default deadline: on a busy machine it may
 	// not be scheduled for longer than 300 ms.
-	readSrv := newServer(t, core.Handler(b.Subscribe, nil), false)
+	readSrv := newServer(t, core.Handler(b.Subscribe, nil), h1)
 	t.Cleanup(func() { shutdown(t, b) })
 
 	stalled := dial(t, srv, "/") // sends a GET, never reads
@@ -247,7 +247,7 @@ func TestBroadcastStalledViewer(t *testing.T) {
 func TestBroadcastManyViewers(t *testing.T) {
 	const httpViewers, directViewers = 50, 10
 	b := &core.Broadcaster{}
-	srv := newServer(t, core.Handler(b.Subscribe, nil), false)
+	srv := newServer(t, core.Handler(b.Subscribe, nil), h1)
 
 	var published atomic.Int64
 	var received atomic.Uint64

@@ -53,19 +53,36 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// newServer serves h over HTTP/1.1, or over HTTP/2 with TLS. Use its
-// Client() to reach it over HTTP/2. Its error log is discarded. At cleanup
-// it cuts the connections still open, then closes, so that no handler
-// outlives the test.
-func newServer(t testing.TB, h http.Handler, http2 bool) *httptest.Server {
+// proto is how a test server speaks to its clients.
+type proto int
+
+const (
+	h1      proto = iota // HTTP/1.1 set up as core.NewServer does: with core.DirectWrites
+	h1Plain              // HTTP/1.1 on a bare http.Server: every write through net/http
+	h2                   // HTTP/2 with TLS
+)
+
+func (p proto) String() string { return [...]string{"HTTP/1.1", "HTTP/1.1 plain", "HTTP/2"}[p] }
+
+// major is the protocol's major version, as a response reports it.
+func (p proto) major() int { return map[proto]int{h1: 1, h1Plain: 1, h2: 2}[p] }
+
+// newServer serves h over p. Use its Client() to reach it over HTTP/2. Its
+// error log is discarded. At cleanup it cuts the connections still open,
+// then closes, so that no handler outlives the test.
+func newServer(t testing.TB, h http.Handler, p proto) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	if http2 {
+	switch p {
+	case h1:
+		core.DirectWrites(srv.Config)
+		srv.Start()
+	case h1Plain:
+		srv.Start()
+	case h2:
 		srv.EnableHTTP2 = true
 		srv.StartTLS()
-	} else {
-		srv.Start()
 	}
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
@@ -74,13 +91,12 @@ func newServer(t testing.TB, h http.Handler, http2 bool) *httptest.Server {
 	return srv
 }
 
-// eachProto runs f in two parallel subtests, "HTTP/1.1" and "HTTP/2". The
-// flag http2 tells f which one it is in.
-func eachProto(t *testing.T, f func(t *testing.T, http2 bool)) {
-	for _, http2 := range []bool{false, true} {
-		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[http2], func(t *testing.T) {
+// eachProto runs f in parallel subtests, one per proto.
+func eachProto(t *testing.T, f func(t *testing.T, p proto)) {
+	for _, p := range []proto{h1, h1Plain, h2} {
+		t.Run(p.String(), func(t *testing.T) {
 			t.Parallel()
-			f(t, http2)
+			f(t, p)
 		})
 	}
 }

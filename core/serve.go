@@ -7,7 +7,9 @@ import (
 	"iter"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -193,10 +195,13 @@ func Serve(w http.ResponseWriter, r *http.Request, src Source, opts *Options) (e
 	setDefault(h, "Cache-Control", "no-cache, no-store, must-revalidate")
 	setDefault(h, "X-Accel-Buffering", "no")
 	chunked := o.Chunked || strings.HasPrefix(r.UserAgent(), "Lavf/")
+	var direct net.Conn // set when the parts can go straight to the connection
 	if r.ProtoMajor == 1 && !chunked && h.Get("Transfer-Encoding") == "" {
 		h.Set("Transfer-Encoding", "identity")
+		direct = directConn(w, r)
 	}
 	rc := http.NewResponseController(w)
+	flush := rc.Flush
 	// Moving a connection's write deadline updates a runtime timer: done
 	// for every part, it cost 8-10% of the server's CPU with 1,000 viewers.
 	// So the deadline moves only when less than WriteTimeout is left, to
@@ -231,6 +236,12 @@ func Serve(w http.ResponseWriter, r *http.Request, src Source, opts *Options) (e
 	if r.Method == http.MethodHead {
 		return nil
 	}
+	if direct != nil {
+		// net/http's buffers are empty after the flush, and with an
+		// unchunked body it adds nothing of its own after the headers.
+		mw.w = direct
+		flush = noFlush
+	}
 	ctx, stop := streamContext(r.Context())
 	defer stop()
 	defer func() {
@@ -260,7 +271,7 @@ func Serve(w http.ResponseWriter, r *http.Request, src Source, opts *Options) (e
 			skipped++
 			continue
 		}
-		if rc.Flush() != nil {
+		if flush() != nil {
 			return nil
 		}
 		if p.Last {
@@ -272,9 +283,26 @@ func Serve(w http.ResponseWriter, r *http.Request, src Source, opts *Options) (e
 	}
 	deadline()
 	if mw.Close() == nil {
-		rc.Flush()
+		flush()
 	}
 	return err
+}
+
+func noFlush() error { return nil }
+
+// directConn returns the connection under w when DirectWrites recorded it
+// and w is net/http's own HTTP/1.1 response writer: then nothing between
+// Serve and the connection changes the bytes. A middleware's wrapper may
+// count, compress or buffer the body, so it keeps every write.
+func directConn(w http.ResponseWriter, r *http.Request) net.Conn {
+	c, ok := r.Context().Value(connKey{}).(net.Conn)
+	if !ok {
+		return nil
+	}
+	if t := reflect.TypeOf(w); t.Kind() != reflect.Pointer || t.Elem().PkgPath() != "net/http" || t.Elem().Name() != "response" {
+		return nil
+	}
+	return c
 }
 
 // fail answers the request with code and returns err as a *StatusError.

@@ -22,12 +22,12 @@ import (
 // TestServePartByPart: each part reaches the client whole as soon as it is
 // written, over HTTP/1.1 and HTTP/2.
 func TestServePartByPart(t *testing.T) {
-	eachProto(t, func(t *testing.T, http2 bool) {
+	eachProto(t, func(t *testing.T, p proto) {
 		const gap = 300 * time.Millisecond
 		src := newTimedSource(6, gap)
-		srv := newServer(t, core.Handler(src.Source, nil), http2)
+		srv := newServer(t, core.Handler(src.Source, nil), p)
 		resp := get(t, context.Background(), srv.Client(), srv.URL)
-		if want := map[bool]int{false: 1, true: 2}[http2]; resp.ProtoMajor != want {
+		if want := p.major(); resp.ProtoMajor != want {
 			t.Fatalf("proto %s", resp.Proto)
 		}
 		var arrived []time.Time
@@ -82,11 +82,11 @@ func mixedSteps() []step {
 // follows the last part at once.
 func TestServeTimedParts(t *testing.T) {
 	steps := mixedSteps()
-	eachProto(t, func(t *testing.T, http2 bool) {
-		srv := newServer(t, core.Handler(stepSource(steps).Source, nil), http2)
+	eachProto(t, func(t *testing.T, p proto) {
+		srv := newServer(t, core.Handler(stepSource(steps).Source, nil), p)
 		start := time.Now()
 		resp := get(t, context.Background(), srv.Client(), srv.URL, "User-Agent", firefoxUA)
-		if want := map[bool]int{false: 1, true: 2}[http2]; resp.ProtoMajor != want {
+		if want := p.major(); resp.ProtoMajor != want {
 			t.Fatalf("proto %s", resp.Proto)
 		}
 		var wire bytes.Buffer
@@ -140,7 +140,7 @@ func TestServeTimedParts(t *testing.T) {
 // and a preset Content-Type gives the boundary. An HTTP/1.1 stream is
 // unchunked and its connection closed, unless Options.Chunked.
 func TestServeHeaders(t *testing.T) {
-	srv := newServer(t, core.Handler(partsSource(core.Text("x")), nil), false)
+	srv := newServer(t, core.Handler(partsSource(core.Text("x")), nil), h1)
 	resp := get(t, context.Background(), srv.Client(), srv.URL)
 	io.ReadAll(resp.Body)
 	for k, want := range map[string]string{
@@ -165,7 +165,7 @@ func TestServeHeaders(t *testing.T) {
 		w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary=mine")
 		core.Serve(w, r, partsSource(core.Text("x")), &core.Options{Chunked: true})
 	})
-	srv2 := newServer(t, pre, false)
+	srv2 := newServer(t, pre, h1)
 	resp = get(t, context.Background(), srv2.Client(), srv2.URL)
 	body, _ := io.ReadAll(resp.Body)
 	if resp.Header.Get("Cache-Control") != "private" || !bytes.HasPrefix(body, []byte("--mine\r\n")) {
@@ -184,7 +184,7 @@ func TestServeMethods(t *testing.T) {
 		called <- struct{}{}
 		return func(yield func(core.Part) bool) { yield(core.Text("x")) }
 	}, nil)
-	srv := newServer(t, h, false)
+	srv := newServer(t, h, h1)
 	c := srv.Client()
 
 	req, _ := http.NewRequest(http.MethodHead, srv.URL, nil)
@@ -227,7 +227,7 @@ func TestServeOptionsValidated(t *testing.T) {
 // TestServeModes: the wire mode follows the User-Agent; the mx query
 // parameter overrides it when it names a mode.
 func TestServeModes(t *testing.T) {
-	srv := newServer(t, core.Handler(partsSource(core.JPEG([]byte("jpg"))), &core.Options{Boundary: "B"}), false)
+	srv := newServer(t, core.Handler(partsSource(core.JPEG([]byte("jpg"))), &core.Options{Boundary: "B"}), h1)
 	c := srv.Client()
 	advance := "--B\r\nContent-Type: image/jpeg\r\n\r\njpg\r\n--B\r\nContent-Type: image/jpeg\r\n\r\njpg\r\n--B--\r\n"
 	length := "--B\r\nContent-Type: image/jpeg\r\nContent-Length: 3\r\n\r\njpg\r\n--B\r\nContent-Type: image/jpeg\r\nContent-Length: 3\r\nMx-Final: repeat\r\n\r\njpg\r\n--B--\r\n"
@@ -251,14 +251,14 @@ func TestServeModes(t *testing.T) {
 // TestServeClientLeaves: when the client leaves, the source learns it from
 // ctx at once and Serve returns nil.
 func TestServeClientLeaves(t *testing.T) {
-	eachProto(t, func(t *testing.T, http2 bool) {
+	eachProto(t, func(t *testing.T, p proto) {
 		// The producer waits an hour between parts: it must learn from
 		// ctx that the client left.
 		src := newTimedSource(3, time.Hour)
 		served := make(chan error, 1)
 		srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			served <- core.Serve(w, r, src.Source, nil)
-		}), http2)
+		}), p)
 		ctx, cancel := context.WithCancel(context.Background())
 		resp := get(t, ctx, srv.Client(), srv.URL)
 		for _, err := range core.ReadResponse(resp, nil) {
@@ -318,7 +318,7 @@ func TestServeDropsStalledClient(t *testing.T) {
 			}
 		}, &core.Options{WriteTimeout: 300 * time.Millisecond})
 	})
-	srv := newServer(t, h, false)
+	srv := newServer(t, h, h1)
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -346,7 +346,7 @@ func TestServePanickingSource(t *testing.T) {
 			panic("boom")
 		}
 	}, &core.Options{Logger: logged.logger()})
-	srv := newServer(t, h, false)
+	srv := newServer(t, h, h1)
 	c := srv.Client()
 	for range 2 { // the server survives
 		resp := get(t, context.Background(), c, srv.URL)
@@ -382,7 +382,7 @@ func TestServeSkipsUnsafeParts(t *testing.T) {
 			_ = yield(core.Text("one")) && yield(bad) && yield(forged) && yield(core.Text("two"))
 		}
 	}, &core.Options{Boundary: B, Mode: core.ModeLength, Logger: logged.logger()})
-	srv := newServer(t, h, false)
+	srv := newServer(t, h, h1)
 	resp := get(t, context.Background(), srv.Client(), srv.URL)
 	raw, _ := io.ReadAll(resp.Body)
 	want := "--" + B + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\r\none\r\n--" + B + "\r\n" +

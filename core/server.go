@@ -19,7 +19,9 @@ const ShutdownGrace = 3 * time.Second
 //   - MaxHeaderBytes 32 KiB: larger request headers get 431;
 //   - no ReadTimeout or WriteTimeout, so streams are unlimited in length
 //     ([Serve] keeps its own write deadline per part);
-//   - [EndOnShutdown]: Shutdown ends open streams cleanly, at once.
+//   - [EndOnShutdown]: Shutdown ends open streams cleanly, at once;
+//   - [DirectWrites]: an HTTP/1.1 stream's parts go straight to the
+//     connection.
 func NewServer(addr string, h http.Handler) *http.Server {
 	srv := &http.Server{
 		Addr:              addr,
@@ -29,6 +31,7 @@ func NewServer(addr string, h http.Handler) *http.Server {
 		MaxHeaderBytes:    32 << 10,
 	}
 	EndOnShutdown(srv)
+	DirectWrites(srv)
 	return srv
 }
 
@@ -88,4 +91,29 @@ func streamContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
 	unhook := context.AfterFunc(stop, cancel)
 	return ctx, func() { unhook(); cancel() }
+}
+
+// connKey is the context key of the connection DirectWrites records.
+type connKey struct{}
+
+// DirectWrites lets [Serve] write the parts of an HTTP/1.1 stream straight
+// to the connection, past net/http's response buffers: with 1,000 viewers
+// those layers and the flush after each part cost about a tenth of the
+// server's CPU. The bytes on the wire are the same. net/http still owns
+// the connection: it writes the response header, notices a client that
+// leaves, and Shutdown and Close see the stream as an active request.
+//
+// Serve writes directly only to net/http's own response writer, unchunked
+// (see Options.Chunked); under a middleware's wrapper of the
+// ResponseWriter, under HTTP/2 and in tests with a recorder it writes
+// through the ResponseWriter as before. Call DirectWrites before srv
+// starts serving; [NewServer] does.
+func DirectWrites(srv *http.Server) {
+	next := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if next != nil {
+			ctx = next(ctx, c)
+		}
+		return context.WithValue(ctx, connKey{}, c)
+	}
 }

@@ -18,7 +18,7 @@ import (
 // fields are copied. HEAD gets the headers; other methods get 405.
 func TestSnapshotHandler(t *testing.T) {
 	b := &core.Broadcaster{}
-	srv := newServer(t, b.SnapshotHandler(), false)
+	srv := newServer(t, b.SnapshotHandler(), h1)
 	client := srv.Client()
 
 	// A GET before the first part waits for it.
@@ -116,7 +116,7 @@ func TestSnapshotHandler(t *testing.T) {
 // when its client gives up, and gets 503 when the Broadcaster shuts down.
 func TestSnapshotHandlerWaiting(t *testing.T) {
 	b := &core.Broadcaster{}
-	srv := newServer(t, b.SnapshotHandler(), false)
+	srv := newServer(t, b.SnapshotHandler(), h1)
 	// A client that gives up while waiting for the first part: the handler
 	// returns (no goroutine is left behind).
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
