@@ -5,7 +5,7 @@
 // microseconds):
 //
 //   - "mx": a core.Broadcaster behind core.Handler(b.Subscribe, nil) on
-//     net/http, default options;
+//     the http.Server of core.NewServer, default options;
 //   - "gin": what users write without mx, a gin handler looping over a
 //     mime/multipart.Writer (CreatePart, Write, Flush per frame), fed by a
 //     per-client channel of one frame that drops the older frame;

@@ -46,7 +46,7 @@ func newMX(chunked bool) *mxServer {
 		opts = &core.Options{Chunked: true}
 	}
 	mux.Handle("GET /stream", core.Handler(s.b.Subscribe, opts))
-	s.srv = &http.Server{Handler: mux}
+	s.srv = core.NewServer("", mux)
 	return s
 }
 
