@@ -17,8 +17,8 @@ import (
 
 // BenchmarkWritePath measures the cost of sending one 640x480 frame to one
 // viewer over loopback TCP: "tcp" writes the prebuilt buffer with one
-// conn.Write, "mx" goes through core.Serve and net/http with the frame as
-// a Broadcaster frames it. Both include the client, which reads and
+// conn.Write, "mx" and "mx-plain" go through core.Serve and net/http with
+// the frame as a Broadcaster frames it. Both include the client, which reads and
 // discards. cpu-ns/op is the process's user+system CPU time per frame,
 // the figure that matters on a busy server.
 func BenchmarkWritePath(b *testing.B) {
@@ -55,22 +55,35 @@ func BenchmarkWritePath(b *testing.B) {
 		measure(b, l.Addr().String(), false)
 	})
 
-	b.Run("mx", func(b *testing.B) {
-		n := b.N
-		src := func(ctx context.Context) iter.Seq[core.Part] {
-			bc.Subscribe(ctx) // frame the response with the Broadcaster's boundary, as a viewer would
-			return func(yield func(core.Part) bool) {
-				for range n {
-					if !yield(part) {
-						return
+	// "mx" is Serve on core.NewServer's settings (DirectWrites: parts go
+	// straight to the connection); "mx-plain" through net/http's response
+	// writer and flush, as under a middleware's wrapper.
+	for _, direct := range []bool{true, false} {
+		name := "mx"
+		if !direct {
+			name = "mx-plain"
+		}
+		b.Run(name, func(b *testing.B) {
+			n := b.N
+			src := func(ctx context.Context) iter.Seq[core.Part] {
+				bc.Subscribe(ctx) // frame the response with the Broadcaster's boundary, as a viewer would
+				return func(yield func(core.Part) bool) {
+					for range n {
+						if !yield(part) {
+							return
+						}
 					}
 				}
 			}
-		}
-		srv := httptest.NewServer(core.Handler(src, nil))
-		defer srv.Close()
-		measure(b, srv.Listener.Addr().String(), true)
-	})
+			srv := httptest.NewUnstartedServer(core.Handler(src, nil))
+			if direct {
+				core.DirectWrites(srv.Config)
+			}
+			srv.Start()
+			defer srv.Close()
+			measure(b, srv.Listener.Addr().String(), true)
+		})
+	}
 }
 
 // measure reads and discards everything the server at addr sends (after
