@@ -228,7 +228,7 @@ func (b *Broadcaster) Subscribe(ctx context.Context) iter.Seq[Part] {
 						continue // take the newest part now
 					}
 				}
-				if seen > 0 {
+				if seen > 0 && l.seq > seen+1 {
 					v.n.skipped.Add(l.seq - seen - 1)
 				}
 				seen = l.seq
