@@ -35,7 +35,8 @@
 //   - [Serve] and [Handler]: the net/http side (headers, flushing, write
 //     deadlines, client disconnects, per-client wire [Mode]).
 //   - [NewServer] and [Run]: an http.Server safe to expose, and a graceful
-//     shutdown that ends every stream cleanly.
+//     shutdown that ends every stream cleanly; [DirectWrites] sends an
+//     HTTP/1.1 stream's parts straight to the connection.
 //   - [Broadcaster]: one producer, many viewers, the latest part wins.
 //   - [Read] and [ReadResponse]: the client side, a stream back into parts.
 //   - Negotiation in Serve: a Chromium or WebKit browser's top-level visit
