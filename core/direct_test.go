@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -44,15 +45,21 @@ type spyConn struct {
 }
 
 func (c *spyConn) Write(p []byte) (int, error) {
-	pc := make([]uintptr, 1)
-	runtime.Callers(2, pc)
-	f, _ := runtime.CallersFrames(pc).Next()
+	pc := make([]uintptr, 16)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
 	who := byte('?')
-	switch {
-	case strings.HasPrefix(f.Function, "net/http."):
-		who = 'h'
-	case strings.HasPrefix(f.Function, "github.com/mxreplace/mx/core."):
-		who = 'c'
+	for f, more := frames.Next(); who == '?'; f, more = frames.Next() {
+		switch {
+		case strings.HasPrefix(f.Function, "crypto/tls."):
+			// TLS encrypts for whoever called it: look further up.
+		case strings.HasPrefix(f.Function, "net/http."):
+			who = 'h'
+		case strings.HasPrefix(f.Function, "github.com/mxreplace/mx/core."):
+			who = 'c'
+		}
+		if !more {
+			break
+		}
 	}
 	c.l.mu.Lock()
 	c.l.writes = append(c.l.writes, who)
@@ -60,9 +67,10 @@ func (c *spyConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// serveSpied serves h over HTTP/1.1 on a spyListener, with or without
-// core.DirectWrites, and returns the raw response of one GET of path.
-func serveSpied(t *testing.T, h http.Handler, direct bool, path, userAgent string) (resp []byte, byWhom string) {
+// serveSpied serves h over HTTP/1.1 (over TLS if tlsOn) on a spyListener,
+// with or without core.DirectWrites, and returns the raw response of one
+// GET of path.
+func serveSpied(t *testing.T, h http.Handler, direct, tlsOn bool, path, userAgent string) (resp []byte, byWhom string) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	spy := &spyListener{Listener: srv.Listener}
@@ -70,9 +78,17 @@ func serveSpied(t *testing.T, h http.Handler, direct bool, path, userAgent strin
 	if direct {
 		core.DirectWrites(srv.Config)
 	}
-	srv.Start()
-	defer srv.Close()
-	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	var c net.Conn
+	var err error
+	if tlsOn {
+		srv.StartTLS() // HTTP/1.1 only: httptest does not enable HTTP/2
+		defer srv.Close()
+		c, err = tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	} else {
+		srv.Start()
+		defer srv.Close()
+		c, err = net.Dial("tcp", srv.Listener.Addr().String())
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +111,8 @@ func serveSpied(t *testing.T, h http.Handler, direct bool, path, userAgent strin
 
 // TestDirectWrites: after core.DirectWrites, an HTTP/1.1 stream's parts go
 // from Serve straight to the connection, with the very bytes net/http would
-// have sent, in both wire modes, with a skipped part and a Last part. A
+// have sent, in both wire modes, with and without TLS, with a skipped part
+// and a Last part. A
 // wrapped ResponseWriter, chunked coding and a server without DirectWrites
 // keep every write in net/http.
 func TestDirectWrites(t *testing.T) {
@@ -119,29 +136,41 @@ func TestDirectWrites(t *testing.T) {
 		{"length, unmarked end", unmarked, "curl/8.0", true},
 		{"advance, unmarked end", unmarked, chromeUA, true},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			plain, plainBy := serveSpied(t, tt.h, false, "/", tt.ua)
-			direct, directBy := serveSpied(t, tt.h, true, "/", tt.ua)
-			if !bytes.Equal(plain, direct) {
-				t.Errorf("responses differ:\nnet/http %q\n  direct %q", abbrev(plain), abbrev(direct))
+		for _, tlsOn := range []bool{false, true} {
+			name := tt.name
+			if tlsOn {
+				name += ", TLS"
 			}
-			if !bytes.HasSuffix(direct, []byte("</p>\r\n--B--\r\n")) || !bytes.Contains(direct, []byte("\r\none\r\n--B")) || bytes.Contains(direct, []byte("X-Bad")) {
-				t.Errorf("direct response %q", abbrev(direct))
-			}
-			if n := bytes.Count(direct, []byte("<p>end</p>")); (n == 2) != tt.repeat {
-				t.Errorf("last body sent %d times, want the repeat %v: %q", n, tt.repeat, abbrev(direct))
-			}
-			// The header goes through net/http, then one write per part
-			// written (3, the bad one skipped) and one for the close
-			// delimiter, or for the opening delimiter and the first part.
-			if strings.Trim(plainBy, "h") != "" {
-				t.Errorf("without DirectWrites, writes by %q, want all by net/http", plainBy)
-			}
-			if len(directBy) < 3 || directBy[0] != 'h' || strings.Trim(directBy[1:], "c") != "" {
-				t.Errorf("with DirectWrites, writes by %q, want the header by net/http and then all by core", directBy)
-			}
-			t.Logf("writes: net/http only %q, direct %q", plainBy, directBy)
-		})
+			t.Run(name, func(t *testing.T) {
+				plain, plainBy := serveSpied(t, tt.h, false, tlsOn, "/", tt.ua)
+				direct, directBy := serveSpied(t, tt.h, true, tlsOn, "/", tt.ua)
+				if !bytes.Equal(plain, direct) {
+					t.Errorf("responses differ:\nnet/http %q\n  direct %q", abbrev(plain), abbrev(direct))
+				}
+				if !bytes.HasSuffix(direct, []byte("</p>\r\n--B--\r\n")) || !bytes.Contains(direct, []byte("\r\none\r\n--B")) || bytes.Contains(direct, []byte("X-Bad")) {
+					t.Errorf("direct response %q", abbrev(direct))
+				}
+				if n := bytes.Count(direct, []byte("<p>end</p>")); (n == 2) != tt.repeat {
+					t.Errorf("last body sent %d times, want the repeat %v: %q", n, tt.repeat, abbrev(direct))
+				}
+				// The header goes through net/http, then one write per part
+				// written (3, the bad one skipped) and one for the close
+				// delimiter, or for the opening delimiter and the first part.
+				if strings.Trim(plainBy, "h") != "" {
+					t.Errorf("without DirectWrites, writes by %q, want all by net/http", plainBy)
+				}
+				// Over TLS, the handshake's writes come first and the
+				// close_notify alert last, both by net/http.
+				byCore := strings.TrimLeft(directBy, "h")
+				if tlsOn {
+					byCore = strings.TrimSuffix(byCore, "h")
+				}
+				if len(byCore) < 2 || byCore == directBy || strings.Trim(byCore, "c") != "" {
+					t.Errorf("with DirectWrites, writes by %q, want the header by net/http and then all by core", directBy)
+				}
+				t.Logf("writes: net/http only %q, direct %q", plainBy, directBy)
+			})
+		}
 	}
 
 	wrapped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -157,7 +186,7 @@ func TestDirectWrites(t *testing.T) {
 		{"Options.Chunked", chunked, "curl/8.0"},
 		{"ffmpeg (chunked)", serve, "Lavf/60.16.100"},
 	} {
-		if _, by := serveSpied(t, tt.h, true, "/", tt.ua); strings.Trim(by, "h") != "" {
+		if _, by := serveSpied(t, tt.h, true, false, "/", tt.ua); strings.Trim(by, "h") != "" {
 			t.Errorf("%s: writes by %q, want all by net/http", tt.name, by)
 		}
 	}
