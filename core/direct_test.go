@@ -47,19 +47,16 @@ type spyConn struct {
 func (c *spyConn) Write(p []byte) (int, error) {
 	pc := make([]uintptr, 16)
 	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
+	f, more := frames.Next()
+	for more && strings.HasPrefix(f.Function, "crypto/tls.") {
+		f, more = frames.Next() // TLS encrypts for whoever called it
+	}
 	who := byte('?')
-	for f, more := frames.Next(); who == '?'; f, more = frames.Next() {
-		switch {
-		case strings.HasPrefix(f.Function, "crypto/tls."):
-			// TLS encrypts for whoever called it: look further up.
-		case strings.HasPrefix(f.Function, "net/http."):
-			who = 'h'
-		case strings.HasPrefix(f.Function, "github.com/mxreplace/mx/core."):
-			who = 'c'
-		}
-		if !more {
-			break
-		}
+	switch {
+	case strings.HasPrefix(f.Function, "net/http."):
+		who = 'h'
+	case strings.HasPrefix(f.Function, "github.com/mxreplace/mx/core."):
+		who = 'c'
 	}
 	c.l.mu.Lock()
 	c.l.writes = append(c.l.writes, who)
@@ -112,9 +109,8 @@ func serveSpied(t *testing.T, h http.Handler, direct, tlsOn bool, path, userAgen
 // TestDirectWrites: after core.DirectWrites, an HTTP/1.1 stream's parts go
 // from Serve straight to the connection, with the very bytes net/http would
 // have sent, in both wire modes, with and without TLS, with a skipped part
-// and a Last part. A
-// wrapped ResponseWriter, chunked coding and a server without DirectWrites
-// keep every write in net/http.
+// and a Last part. A wrapped ResponseWriter, chunked coding and a server
+// without DirectWrites keep every write in net/http.
 func TestDirectWrites(t *testing.T) {
 	bad := core.Text("bad")
 	bad.Header.Set("X-Bad", "a\r\nb")

@@ -19,8 +19,8 @@ import (
 // viewer over loopback TCP: "tcp" writes the prebuilt buffer with one
 // conn.Write, "mx" and "mx-plain" go through core.Serve and net/http with
 // the frame as a Broadcaster frames it. Each includes the client, which
-// reads and discards. cpu-ns/op is the process's user+system CPU time per frame,
-// the figure that matters on a busy server.
+// reads and discards. cpu-ns/op is the process's user+system CPU time per
+// frame, the figure that matters on a busy server.
 func BenchmarkWritePath(b *testing.B) {
 	frames, err := Frames(640, 480, 75, 1)
 	if err != nil {
